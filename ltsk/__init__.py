@@ -1,0 +1,46 @@
+"""ltsk: long-tailed classification for scikit-learn.
+
+Learn the representation with plain training, then re-balance only the
+classifier (Kang et al., ICLR 2020).
+
+Public API map
+--------------
+- :class:`DecoupledClassifier` - a fitted feature extractor plus a re-balanced
+  head, as one scikit-learn classifier.
+- Heads (stage-2 classifiers on features): :class:`CRTHead`, :class:`NCMHead`,
+  :class:`TauNormHead`, :class:`LWSHead`, :class:`LogitAdjustedHead`.
+- :class:`LongTailNetClassifier` - a skorch network trained jointly with
+  class-aware sampling and the long-tail losses (needs torch).
+- Subpackages: :mod:`ltsk.sampling`, :mod:`ltsk.losses`, :mod:`ltsk.nets`,
+  :mod:`ltsk.heads`, :mod:`ltsk.metrics`, :mod:`ltsk.datasets`.
+
+Names are imported on first use, so ``import ltsk`` does not import torch.
+"""
+
+import importlib
+
+__version__ = "0.1.0.dev0"
+
+_LAZY = {
+    "DecoupledClassifier": "ltsk.decoupled",
+    "CRTHead": "ltsk.heads",
+    "NCMHead": "ltsk.heads",
+    "TauNormHead": "ltsk.heads",
+    "LWSHead": "ltsk.heads",
+    "LogitAdjustedHead": "ltsk.heads",
+    "LongTailNetClassifier": "ltsk.nets",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ltsk' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

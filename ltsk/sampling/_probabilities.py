@@ -1,0 +1,86 @@
+"""Class sampling probabilities p_j proportional to n_j^q (Kang et al., 2020)."""
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
+
+from ltsk.utils._validation import check_class_counts, check_sampling_power
+
+
+def class_sampling_probabilities(class_counts, q: float) -> np.ndarray:
+    r"""Probability of drawing each class under power-``q`` class sampling.
+
+    .. math:: p_j = \frac{n_j^q}{\sum_{i=1}^{C} n_i^q}
+
+    Samples are then drawn uniformly within the chosen class.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+        Training samples per class. A class with count 0 gets probability 0
+        for every ``q`` (including ``q=0``, where ``0**0`` would otherwise be 1).
+    q : float in [0, 1]
+        Sampling power: 1 is instance-balanced (plain shuffling), 0 is
+        class-balanced, 1/2 is square-root sampling.
+
+    Returns
+    -------
+    probabilities : ndarray of shape (n_classes,)
+        Non-negative, summing to one.
+
+    References
+    ----------
+    .. [1] B. Kang et al., "Decoupling Representation and Classifier for
+       Long-Tailed Recognition", ICLR 2020, Eq. (1).
+
+    Examples
+    --------
+    >>> from ltsk.sampling import class_sampling_probabilities
+    >>> class_sampling_probabilities([400, 100], q=0.5)
+    array([0.6666..., 0.3333...])
+    >>> class_sampling_probabilities([400, 100], q=0.0)
+    array([0.5, 0.5])
+    """
+    counts = check_class_counts(class_counts)
+    q = check_sampling_power(q)
+    powered = np.zeros_like(counts)
+    present = counts > 0
+    powered[present] = counts[present] ** q
+    return powered / powered.sum()
+
+
+def sample_weights(y, q: float) -> np.ndarray:
+    r"""Per-sample weights that realise power-``q`` class sampling in expectation.
+
+    Sample :math:`i` of class :math:`j` gets :math:`w_i \propto n_j^{q-1}`, so the
+    total weight of class :math:`j` is proportional to :math:`n_j^q`. Weights are
+    normalised to have mean one (they sum to ``n_samples``), so they can be passed
+    as ``sample_weight`` to any scikit-learn estimator; ``w / w.sum()`` are the
+    per-sample draw probabilities.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels (any label type).
+    q : float in [0, 1]
+        Sampling power, as in :func:`class_sampling_probabilities`.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> from ltsk.sampling import sample_weights
+    >>> sample_weights(["a", "a", "a", "b"], q=0.0)
+    array([0.6666..., 0.6666..., 0.6666..., 2.        ])
+    """
+    y = column_or_1d(y, warn=True)
+    if y.shape[0] == 0:
+        raise ValueError("y must contain at least one sample, got an empty array.")
+    check_classification_targets(y)
+    q = check_sampling_power(q)
+    _, y_index, counts = np.unique(y, return_inverse=True, return_counts=True)
+    per_class = counts.astype(np.float64) ** (q - 1.0)
+    weights = per_class[y_index]
+    return weights * (y.shape[0] / weights.sum())

@@ -1,0 +1,52 @@
+"""Validation shared by samplers, losses, heads and nets."""
+
+import numbers
+
+import numpy as np
+
+
+def check_class_counts(class_counts, *, name: str = "class_counts") -> np.ndarray:
+    """Validate per-class training counts and return them as a float64 array.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+        Number of training samples of each class. Zeros are allowed (a class
+        absent from a cross-validation fold) but at least one count must be
+        positive.
+    name : str, default="class_counts"
+        Parameter name used in error messages.
+
+    Returns
+    -------
+    counts : ndarray of shape (n_classes,), dtype float64
+    """
+    try:
+        counts = np.asarray(class_counts, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{name} must be an array-like of non-negative numbers, got "
+            f"{type(class_counts).__name__}."
+        ) from exc
+    if counts.ndim != 1 or counts.size == 0:
+        raise ValueError(
+            f"{name} must be a non-empty 1-D array of per-class counts, got shape "
+            f"{counts.shape}."
+        )
+    if not np.all(np.isfinite(counts)):
+        raise ValueError(f"{name} must be finite, got {counts.tolist()}.")
+    if np.any(counts < 0):
+        raise ValueError(f"{name} must be non-negative, got {counts.tolist()}.")
+    if not np.any(counts > 0):
+        raise ValueError(f"{name} must contain at least one positive count.")
+    return counts
+
+
+def check_sampling_power(q, *, name: str = "q") -> float:
+    """Validate a sampling power ``q`` in [0, 1] and return it as a float."""
+    if isinstance(q, bool) or not isinstance(q, numbers.Real):
+        raise TypeError(f"{name} must be a real number in [0, 1], got {q!r}.")
+    q = float(q)
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {q!r}.")
+    return q
