@@ -1,0 +1,333 @@
+"""DecoupledClassifier: a frozen feature extractor plus a re-balanced head."""
+
+import inspect
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import _fit_context as fit_context
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_is_fitted,
+    check_memory,
+    column_or_1d,
+    validate_data,
+)
+
+__all__ = ["DecoupledClassifier"]
+
+
+def _head_factories():
+    from ltsk.heads import CRTHead, LogitAdjustedHead, LWSHead, NCMHead, TauNormHead
+
+    return {
+        "crt": CRTHead,
+        "ncm": NCMHead,
+        "tau_norm": TauNormHead,
+        "lws": LWSHead,
+        "logit_adjust": LogitAdjustedHead,
+    }
+
+
+_HEAD_NAMES = ("crt", "ncm", "tau_norm", "lws", "logit_adjust")
+
+
+def _transform(extractor, X):
+    # Module-level so that joblib.Memory can hash it and cache its results.
+    return extractor.transform(X)
+
+
+def _head_has(method):
+    def check(self):
+        head = self.head_ if hasattr(self, "head_") else self._make_head()
+        return hasattr(head, method)
+
+    return check
+
+
+class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Re-balance only the classifier on top of a frozen feature extractor.
+
+    Stage 2 of Kang et al.'s decoupled training: the representation (the
+    ``extractor``) was learned with plain instance-balanced training and is kept
+    frozen; only the ``head`` is fitted, on the extracted features. The
+    extractor is never refitted and survives :func:`~sklearn.base.clone`, so a
+    grid search over the head's parameters (``head__tau``, ``head__q``,
+    ``head__gamma``) works directly on a fitted network.
+
+    Parameters
+    ----------
+    extractor : estimator with ``transform`` or None, default=None
+        A fitted feature extractor: a fitted
+        :class:`~ltsk.nets.LongTailNetClassifier` (penultimate features), any
+        fitted scikit-learn transformer or Pipeline, or one wrapped in
+        :class:`~sklearn.frozen.FrozenEstimator`. ``None`` uses the raw
+        features. When it has ``coef_`` and ``intercept_`` of shape
+        ``(n_classes, n_features_out)`` / ``(n_classes,)`` (a fitted ltsk net
+        has), they are passed to the head's ``fit`` as the joint classifier.
+        When it has ``classes_`` (a classifier), that is the class set.
+    head : estimator or {"crt", "ncm", "tau_norm", "lws", "logit_adjust"}, \
+            default="crt"
+        The stage-2 classifier: an ltsk head (:class:`~ltsk.CRTHead`,
+        :class:`~ltsk.NCMHead`, :class:`~ltsk.TauNormHead`,
+        :class:`~ltsk.LWSHead`, :class:`~ltsk.LogitAdjustedHead`), a shorthand
+        string for one of them with default parameters, or any scikit-learn
+        classifier. It is cloned before fitting.
+    memory : str, joblib.Memory or None, default=None
+        Caches ``extractor.transform`` like ``Pipeline(memory=...)``: a path to
+        a cache directory or a :class:`joblib.Memory`. In a grid search over
+        head parameters, each distinct input array is then transformed once
+        rather than once per candidate.
+
+    Attributes
+    ----------
+    head_ : estimator
+        The fitted clone of ``head``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels: the extractor's ``classes_`` when it has one (also when
+        the training data of a cross-validation fold lacks some class), else
+        the labels seen in ``fit``.
+    n_features_in_ : int
+        Number of input features, when known (2-D array input to the
+        extractor, or the extractor's own ``n_features_in_``).
+
+    See Also
+    --------
+    ltsk.CRTHead : classifier re-training with class-balanced sampling.
+    ltsk.TauNormHead : tau-normalised joint classifier.
+    sklearn.frozen.FrozenEstimator : freezes any fitted estimator.
+
+    Notes
+    -----
+    Features are computed by ``extractor.transform``; an ltsk network computes
+    them in eval mode, so BatchNorm statistics of the "frozen" backbone do not
+    drift during stage 2 (unlike the reference implementation, which keeps the
+    backbone in train mode).
+
+    References
+    ----------
+    .. [1] B. Kang, S. Xie, M. Rohrbach, Z. Yan, A. Gordo, J. Feng and
+       Y. Kalantidis, "Decoupling Representation and Classifier for Long-Tailed
+       Recognition", ICLR 2020.
+
+    Examples
+    --------
+    >>> from sklearn.decomposition import PCA
+    >>> from ltsk import DecoupledClassifier, TauNormHead
+    >>> from ltsk.datasets import load_digits_lt
+    >>> X_train, X_test, y_train, y_test = load_digits_lt(random_state=0)
+    >>> pca = PCA(n_components=30, random_state=0).fit(X_train)
+    >>> clf = DecoupledClassifier(pca, TauNormHead(tau=1.0)).fit(X_train, y_train)
+    >>> clf.predict(X_test[:5]).shape
+    (5,)
+    >>> clf.head_.coef_.shape
+    (10, 30)
+    """
+
+    _parameter_constraints: dict = {
+        "extractor": [HasMethods(["transform"]), None],
+        "head": [HasMethods(["fit", "predict"]), StrOptions(set(_HEAD_NAMES))],
+        "memory": [None, str, HasMethods(["cache"])],
+    }
+
+    def __init__(self, extractor=None, head="crt", *, memory=None):
+        self.extractor = extractor
+        self.head = head
+        self.memory = memory
+
+    def __sklearn_clone__(self):
+        # The fitted extractor is shared, never cloned: cloning would return an
+        # unfitted copy (FrozenEstimator semantics).
+        params = self.get_params(deep=False)
+        params["head"] = (
+            params["head"] if isinstance(params["head"], str) else clone(self.head)
+        )
+        return type(self)(**params)
+
+    def _make_head(self):
+        if isinstance(self.head, str):
+            return _head_factories()[self.head]()
+        return clone(self.head)
+
+    def _features(self, X, *, reset):
+        if self.extractor is None:
+            return validate_data(self, X, reset=reset, ensure_min_samples=1)
+        if reset and hasattr(self.extractor, "n_features_in_"):
+            self.n_features_in_ = self.extractor.n_features_in_
+        memory = check_memory(self.memory)
+        features = memory.cache(_transform)(self.extractor, X)
+        features = np.asarray(features)
+        if features.ndim != 2:
+            raise ValueError(
+                "extractor.transform must return a 2-D feature matrix, got shape "
+                f"{features.shape}."
+            )
+        return features
+
+    def _check_extractor(self):
+        extractor = self.extractor
+        if extractor is None:
+            return
+        try:
+            check_is_fitted(extractor)
+        except NotFittedError as exc:
+            raise NotFittedError(
+                f"The extractor ({type(extractor).__name__}) is not fitted. "
+                "DecoupledClassifier never fits its extractor: fit it first, then "
+                "pass the fitted estimator as extractor."
+            ) from exc
+
+    def _joint_classifier(self, n_features):
+        """The extractor's own linear classifier, when it lives in feature space."""
+        coef = getattr(self.extractor, "coef_", None)
+        intercept = getattr(self.extractor, "intercept_", None)
+        if coef is None or intercept is None:
+            return None, None
+        coef, intercept = np.asarray(coef), np.asarray(intercept)
+        if coef.shape != (len(self.classes_), n_features) or intercept.shape != (
+            len(self.classes_),
+        ):
+            # e.g. LinearDiscriminantAnalysis: its coef_ acts on the input space.
+            return None, None
+        return coef, intercept
+
+    @fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y):
+        """Extract features with the frozen extractor and fit the head on them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or extractor input
+            Training data; anything ``extractor.transform`` accepts.
+        y : array-like of shape (n_samples,)
+            Class labels (any label type). With a classifier extractor, every
+            label must be one of its ``classes_``.
+
+        Returns
+        -------
+        self : DecoupledClassifier
+            The fitted classifier.
+        """
+        self._check_extractor()
+        if y is None:
+            raise ValueError(
+                "DecoupledClassifier requires y to be passed, but the target y is "
+                "None."
+            )
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        extractor_classes = getattr(self.extractor, "classes_", None)
+        if extractor_classes is not None:
+            self.classes_ = np.asarray(extractor_classes)
+            unknown = np.setdiff1d(np.unique(y), self.classes_)
+            if unknown.size:
+                raise ValueError(
+                    f"y contains labels {unknown.tolist()} that the extractor does "
+                    f"not know; its classes_ are {self.classes_.tolist()}."
+                )
+        else:
+            self.classes_ = np.unique(y)
+
+        features = self._features(X, reset=True)
+        if features.shape[0] != y.shape[0]:
+            raise ValueError(
+                f"X and y have inconsistent numbers of samples: {features.shape[0]} "
+                f"and {y.shape[0]}."
+            )
+        head = self._make_head()
+        fit_params = {}
+        accepted = inspect.signature(head.fit).parameters
+        if extractor_classes is not None and "classes" in accepted:
+            fit_params["classes"] = self.classes_
+        coef, intercept = self._joint_classifier(features.shape[1])
+        if coef is not None and "coef" in accepted and "intercept" in accepted:
+            fit_params["coef"] = coef
+            fit_params["intercept"] = intercept
+        self.head_ = head.fit(features, y, **fit_params)
+        return self
+
+    def _head_columns(self):
+        """Column of each ``head_.classes_`` entry in ``self.classes_``."""
+        return np.searchsorted(self.classes_, self.head_.classes_)
+
+    def _expand(self, values, fill):
+        """Map per-class columns of the head onto ``classes_`` (a fold may lack some)."""
+        if len(self.head_.classes_) == len(self.classes_):
+            return values
+        out = np.full((values.shape[0], len(self.classes_)), fill, dtype=values.dtype)
+        out[:, self._head_columns()] = values
+        return out
+
+    def predict(self, X):
+        """Predict class labels with the head on the extracted features.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or extractor input
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels, from ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.head_.predict(self._features(X, reset=False))
+
+    @available_if(_head_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities, one column per entry of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or extractor input
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities; a class absent from the training data has column 0.
+        """
+        check_is_fitted(self)
+        proba = self.head_.predict_proba(self._features(X, reset=False))
+        return self._expand(proba, 0.0)
+
+    @available_if(_head_has("predict_proba"))
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or extractor input
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities (``-inf`` for a class absent from training).
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    @available_if(_head_has("decision_function"))
+    def decision_function(self, X):
+        """Class scores of the head on the extracted features.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or extractor input
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            As the head returns them (scikit-learn's convention: one column
+            for two classes).
+        """
+        check_is_fitted(self)
+        scores = self.head_.decision_function(self._features(X, reset=False))
+        if scores.ndim == 1:
+            return scores
+        return self._expand(scores, -np.inf)

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from ltsk.sampling import class_sampling_probabilities, sample_weights
+
+COUNTS = [400, 100, 25, 4]
+
+
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        (1.0, [400 / 529, 100 / 529, 25 / 529, 4 / 529]),
+        # square roots 20, 10, 5, 2 sum to 37
+        (0.5, [20 / 37, 10 / 37, 5 / 37, 2 / 37]),
+        (0.0, [0.25, 0.25, 0.25, 0.25]),
+    ],
+)
+def test_class_sampling_probabilities_literal_values(q, expected):
+    np.testing.assert_allclose(class_sampling_probabilities(COUNTS, q), expected)
+
+
+def test_zero_count_class_is_never_drawn_even_for_q_zero():
+    np.testing.assert_allclose(
+        class_sampling_probabilities([10, 0, 30], 0.0), [0.5, 0.0, 0.5]
+    )
+
+
+@pytest.mark.parametrize("q", [0.0, 0.5, 1.0])
+def test_sample_weights_realise_the_class_distribution(q):
+    y = np.repeat(["a", "b", "c", "d"], COUNTS)
+    weights = sample_weights(y, q)
+    assert weights.shape == y.shape
+    np.testing.assert_allclose(weights.mean(), 1.0)
+    per_class = np.array([weights[y == c].sum() for c in "abcd"])
+    np.testing.assert_allclose(
+        per_class / per_class.sum(), class_sampling_probabilities(COUNTS, q)
+    )
+    # uniform within a class
+    for c in "abcd":
+        assert np.ptp(weights[y == c]) == 0
+
+
+@pytest.mark.parametrize("q", [-0.1, 1.5, np.nan])
+def test_q_outside_unit_interval_is_rejected(q):
+    with pytest.raises(ValueError, match=r"q must be in \[0, 1\]"):
+        class_sampling_probabilities(COUNTS, q)
+    with pytest.raises(ValueError, match=r"q must be in \[0, 1\]"):
+        sample_weights([0, 1], q)
+
+
+@pytest.mark.parametrize("q", ["half", None, True])
+def test_q_of_wrong_type_is_rejected(q):
+    with pytest.raises(TypeError, match="q must be a real number"):
+        class_sampling_probabilities(COUNTS, q)
+
+
+@pytest.mark.parametrize(
+    "counts, match",
+    [
+        ([[1, 2]], "1-D"),
+        ([], "1-D"),
+        ([3, -1], "non-negative"),
+        ([0, 0], "at least one positive"),
+        ([1, np.inf], "finite"),
+        (["a", "b"], "class_counts must be"),
+    ],
+)
+def test_bad_class_counts(counts, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        class_sampling_probabilities(counts, 0.5)
+
+
+def test_sample_weights_bad_targets():
+    with pytest.raises(ValueError, match="empty"):
+        sample_weights([], 0.5)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        sample_weights([0.5, 1.5], 0.5)

@@ -1,0 +1,274 @@
+import numpy as np
+import pytest
+from joblib import Memory
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.decomposition import PCA
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ltsk import (
+    CRTHead,
+    DecoupledClassifier,
+    LogitAdjustedHead,
+    LWSHead,
+    NCMHead,
+    TauNormHead,
+)
+from ltsk.datasets import load_digits_lt
+
+TRANSFORM_CALLS = []
+
+
+class CountingExtractor(TransformerMixin, BaseEstimator):
+    """Identity transformer that records every transform call in a global list.
+
+    The counter lives outside the instance so that calling transform does not
+    change the estimator's state (and hence its joblib hash).
+    """
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def transform(self, X):
+        TRANSFORM_CALLS.append(len(X))
+        return np.asarray(X, dtype=np.float64)
+
+
+class LinearExtractor(BaseEstimator):
+    """A fitted classifier whose features are its input, with coef_ in that space."""
+
+    def fit(self, X, y):
+        lr = LogisticRegression(max_iter=2000).fit(X, y)
+        self.classes_ = lr.classes_
+        self.coef_ = lr.coef_
+        self.intercept_ = lr.intercept_
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X_train, X_test, y_train, y_test = load_digits_lt(random_state=0)
+    names = np.array(list("abcdefghij"))
+    return X_train, X_test, names[y_train], names[y_test]
+
+
+@pytest.fixture(scope="module")
+def pca(digits):
+    X_train = digits[0]
+    return PCA(n_components=20, random_state=0).fit(X_train)
+
+
+def test_clone_keeps_the_fitted_extractor_and_clones_the_head(pca):
+    head = TauNormHead(tau=0.5)
+    clf = DecoupledClassifier(pca, head)
+    cloned = clone(clf)
+    assert cloned.extractor is pca
+    assert cloned.head is not head
+    assert cloned.head.get_params() == head.get_params()
+
+
+def test_grid_search_over_tau_with_pca_and_string_labels(digits, pca):
+    X_train, X_test, y_train, y_test = digits
+    components = pca.components_.copy()
+    search = GridSearchCV(
+        DecoupledClassifier(pca, TauNormHead()),
+        {"head__tau": [0.0, 0.5, 1.0, 1.5]},
+        cv=3,
+        scoring="balanced_accuracy",
+    ).fit(X_train, y_train)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert search.best_estimator_.extractor is pca
+    np.testing.assert_array_equal(pca.components_, components)
+    pred = search.predict(X_test)
+    assert set(pred) <= set(y_train)
+    assert search.score(X_test, y_test) > 0.7
+
+
+def test_memory_transforms_each_distinct_array_once(digits, tmp_path):
+    X_train, _, y_train, _ = digits
+    extractor = CountingExtractor().fit(X_train)
+    grid = {"head__tau": [0.0, 0.5, 1.0]}
+    cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
+
+    TRANSFORM_CALLS.clear()
+    GridSearchCV(DecoupledClassifier(extractor, TauNormHead()), grid, cv=cv).fit(
+        X_train, y_train
+    )
+    uncached = len(TRANSFORM_CALLS)
+    # 3 candidates x 3 folds x (fit + score) + refit.
+    assert uncached == 3 * 3 * 2 + 1
+
+    TRANSFORM_CALLS.clear()
+    memory = Memory(tmp_path, verbose=0)
+    GridSearchCV(
+        DecoupledClassifier(extractor, TauNormHead(), memory=memory), grid, cv=cv
+    ).fit(X_train, y_train)
+    # 3 train folds + 3 test folds + the full set for the refit.
+    assert len(TRANSFORM_CALLS) == 7
+
+
+def test_memory_accepts_a_path(digits, tmp_path):
+    X_train, X_test, y_train, _ = digits
+    extractor = CountingExtractor().fit(X_train)
+    clf = DecoupledClassifier(extractor, "ncm", memory=str(tmp_path))
+    TRANSFORM_CALLS.clear()
+    first = clf.fit(X_train, y_train).predict(X_test)
+    second = clf.fit(X_train, y_train).predict(X_test)
+    np.testing.assert_array_equal(first, second)
+    assert len(TRANSFORM_CALLS) == 2
+
+
+@pytest.mark.parametrize(
+    "head, expected",
+    [
+        ("crt", CRTHead),
+        ("ncm", NCMHead),
+        ("tau_norm", TauNormHead),
+        ("lws", LWSHead),
+        ("logit_adjust", LogitAdjustedHead),
+    ],
+)
+def test_head_shorthands(digits, pca, head, expected):
+    X_train, X_test, y_train, y_test = digits
+    clf = DecoupledClassifier(pca, head).fit(X_train, y_train)
+    assert type(clf.head_) is expected
+    assert clf.score(X_test, y_test) > 0.6
+    assert clf.predict_proba(X_test).shape == (len(X_test), 10)
+
+
+def test_identity_extractor_equals_the_head_alone(digits):
+    X_train, X_test, y_train, _ = digits
+    alone = CRTHead().fit(X_train, y_train)
+    wrapped = DecoupledClassifier(None, CRTHead()).fit(X_train, y_train)
+    np.testing.assert_allclose(
+        wrapped.predict_proba(X_test), alone.predict_proba(X_test)
+    )
+    assert wrapped.n_features_in_ == X_train.shape[1]
+
+
+def test_joint_classifier_reaches_the_head(digits):
+    X_train, X_test, y_train, _ = digits
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    extractor = LinearExtractor().fit(X_train, y_train)
+    clf = DecoupledClassifier(extractor, TauNormHead(tau=0.0)).fit(X_train, y_train)
+    np.testing.assert_allclose(clf.head_.coef_, extractor.coef_)
+    np.testing.assert_allclose(
+        clf.decision_function(X_test), X_test @ extractor.coef_.T
+    )
+    la = DecoupledClassifier(extractor, LogitAdjustedHead(tau=0.0)).fit(
+        X_train, y_train
+    )
+    np.testing.assert_allclose(
+        la.decision_function(X_test),
+        X_test @ extractor.coef_.T + extractor.intercept_,
+    )
+
+
+def test_extractor_coef_in_another_space_is_not_passed(digits):
+    X_train, X_test, y_train, y_test = digits
+    lda = LinearDiscriminantAnalysis().fit(X_train, y_train)
+    assert lda.coef_.shape[1] != lda.transform(X_train).shape[1]
+    clf = DecoupledClassifier(lda, TauNormHead()).fit(X_train, y_train)
+    assert clf.head_.coef_.shape == (10, lda.transform(X_train[:1]).shape[1])
+    assert clf.score(X_test, y_test) > 0.7
+
+
+def test_classifier_extractor_fixes_the_class_set(digits):
+    X_train, X_test, y_train, _ = digits
+    lda = LinearDiscriminantAnalysis().fit(X_train, y_train)
+    missing = lda.classes_[-1]
+    keep = y_train != missing
+    clf = DecoupledClassifier(lda, "ncm").fit(X_train[keep], y_train[keep])
+    np.testing.assert_array_equal(clf.classes_, lda.classes_)
+    proba = clf.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 10)
+    np.testing.assert_array_equal(proba[:, -1], 0.0)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert missing not in clf.predict(X_test)
+
+
+def test_a_head_without_classes_is_expanded_to_the_extractor_classes(digits):
+    X_train, X_test, y_train, _ = digits
+    lda = LinearDiscriminantAnalysis().fit(X_train, y_train)
+    keep = y_train != lda.classes_[0]
+    clf = DecoupledClassifier(lda, LogisticRegression(max_iter=500)).fit(
+        X_train[keep], y_train[keep]
+    )
+    proba = clf.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 10)
+    np.testing.assert_array_equal(proba[:, 0], 0.0)
+    assert clf.decision_function(X_test)[:, 0].max() == -np.inf
+
+
+def test_labels_unknown_to_the_extractor_are_an_error(digits):
+    X_train, _, y_train, _ = digits
+    lda = LinearDiscriminantAnalysis().fit(X_train, y_train)
+    y_bad = y_train.copy()
+    y_bad[0] = "zzz"
+    with pytest.raises(ValueError, match="extractor does not know"):
+        DecoupledClassifier(lda, "crt").fit(X_train, y_bad)
+
+
+def test_frozen_estimator_and_pipeline_extractors(digits):
+    X_train, X_test, y_train, y_test = digits
+    pipe = make_pipeline(StandardScaler(), PCA(n_components=20, random_state=0))
+    pipe.fit(X_train)
+    for extractor in (pipe, FrozenEstimator(pipe)):
+        clf = clone(DecoupledClassifier(extractor, "crt")).fit(X_train, y_train)
+        assert clf.extractor is extractor
+        assert clf.score(X_test, y_test) > 0.7
+
+
+def test_unfitted_extractor_is_an_error(digits):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(NotFittedError, match="extractor"):
+        DecoupledClassifier(PCA(), "crt").fit(X_train, y_train)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"extractor": LogisticRegression()}, "extractor"),
+        ({"head": "svm"}, "head"),
+        ({"head": 3}, "head"),
+        ({"memory": 5}, "memory"),
+    ],
+)
+def test_invalid_parameters(digits, params, match):
+    X_train, _, y_train, _ = digits
+    with pytest.raises((ValueError, TypeError), match=match):
+        DecoupledClassifier(**params).fit(X_train, y_train)
+
+
+def test_extractor_must_return_a_matrix(digits):
+    X_train, _, y_train, _ = digits
+
+    class Flat(CountingExtractor):
+        def transform(self, X):
+            return np.asarray(X).ravel()
+
+    with pytest.raises(ValueError, match="2-D feature matrix"):
+        DecoupledClassifier(Flat().fit(X_train), "crt").fit(X_train, y_train)
+
+
+def test_length_mismatch_is_an_error(digits, pca):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        DecoupledClassifier(pca, "crt").fit(X_train, y_train[:-1])
+
+
+def test_head_hyperparameters_are_nested(pca):
+    clf = DecoupledClassifier(pca, CRTHead())
+    clf.set_params(head__q=0.5, head__gamma=1.0)
+    assert clf.head.q == 0.5 and clf.head.gamma == 1.0
