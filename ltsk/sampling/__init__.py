@@ -6,6 +6,7 @@
   set to class sizes proportional to n_j^q.
 """
 
+from ltsk.sampling._power_law import PowerLawSampler
 from ltsk.sampling._probabilities import class_sampling_probabilities, sample_weights
 
-__all__ = ["class_sampling_probabilities", "sample_weights"]
+__all__ = ["PowerLawSampler", "class_sampling_probabilities", "sample_weights"]
