@@ -1,6 +1,7 @@
 """Resample a data set to class sizes proportional to n_j^q."""
 
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from imblearn.base import BaseSampler
@@ -120,7 +121,7 @@ class PowerLawSampler(BaseSampler):
     _sampling_type = "bypass"
     sampling_strategy = "power-law"
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "q": [Interval(Real, 0, 1, closed="both")],
         "n_samples": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -169,9 +170,7 @@ class PowerLawSampler(BaseSampler):
         return self
 
     def _target_sizes(self, y):
-        classes, y_index, counts = np.unique(
-            y, return_inverse=True, return_counts=True
-        )
+        classes, y_index, counts = np.unique(y, return_inverse=True, return_counts=True)
         if classes.shape[0] < 2:
             raise ValueError(
                 "PowerLawSampler needs y with at least 2 classes, got "
@@ -184,16 +183,15 @@ class PowerLawSampler(BaseSampler):
                 f"({classes.shape[0]}); every class keeps at least one sample."
             )
         sizes = _apportion(class_sampling_probabilities(counts, self.q), total)
-        targets = {
-            label: int(size) for label, size in zip(classes.tolist(), sizes)
-        }
+        labels = classes.tolist()
+        targets = {lab: int(n) for lab, n in zip(labels, sizes, strict=True)}
         return targets, sizes, y_index, counts
 
     def _fit_resample(self, X, y):
         targets, sizes, y_index, counts = self._target_sizes(y)
         rng = check_random_state(self.random_state)
         chosen = []
-        for j, (size, count) in enumerate(zip(sizes, counts)):
+        for j, (size, count) in enumerate(zip(sizes, counts, strict=True)):
             members = np.flatnonzero(y_index == j)
             if size >= count:
                 extra = rng.choice(members, size=size - count, replace=True)

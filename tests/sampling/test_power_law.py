@@ -132,7 +132,7 @@ def test_deterministic_with_random_state():
 def test_string_labels_and_n_samples():
     X, y = _long_tailed([30, 10], labels=["cat", "dog"])
     sampler = PowerLawSampler(q=0.0, n_samples=8, random_state=0)
-    X_res, y_res = sampler.fit_resample(X, y)
+    _, y_res = sampler.fit_resample(X, y)
     assert Counter(y_res.tolist()) == {"cat": 4, "dog": 4}
     assert sampler.sampling_strategy_ == {"cat": 4, "dog": 4}
 
