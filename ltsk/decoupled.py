@@ -1,7 +1,9 @@
 """DecoupledClassifier: a frozen feature extractor plus a re-balanced head."""
 
+import hashlib
 import inspect
 
+import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.base import _fit_context as fit_context
@@ -34,9 +36,20 @@ def _head_factories():
 _HEAD_NAMES = ("crt", "ncm", "tau_norm", "lws", "logit_adjust")
 
 
-def _transform(extractor, X):
-    # Module-level so that joblib.Memory can hash it and cache its results.
+def _transform(extractor, X, extractor_key, X_key):
+    # Cached by joblib.Memory with ``extractor`` and ``X`` ignored: the keys
+    # identify them, and computing them ourselves is several times faster than
+    # joblib's own hashing of a large array.
     return extractor.transform(X)
+
+
+def _fingerprint(X):
+    """Content digest of the extractor's input, the cache key of its features."""
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        data = np.ascontiguousarray(X)
+        digest = hashlib.sha1(memoryview(data).cast("B"), usedforsecurity=False)
+        return f"{data.dtype.str}{data.shape}{digest.hexdigest()}"
+    return joblib.hash(X)
 
 
 def _head_has(method):
@@ -157,7 +170,13 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if reset and hasattr(self.extractor, "n_features_in_"):
             self.n_features_in_ = self.extractor.n_features_in_
         memory = check_memory(self.memory)
-        features = memory.cache(_transform)(self.extractor, X)
+        if memory.location is None:
+            features = self.extractor.transform(X)
+        else:
+            cached = memory.cache(_transform, ignore=["extractor", "X"])
+            features = cached(
+                self.extractor, X, joblib.hash(self.extractor), _fingerprint(X)
+            )
         features = np.asarray(features)
         if features.ndim != 2:
             raise ValueError(
@@ -213,8 +232,7 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self._check_extractor()
         if y is None:
             raise ValueError(
-                "DecoupledClassifier requires y to be passed, but the target y is "
-                "None."
+                "DecoupledClassifier requires y to be passed, but the target y is None."
             )
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)

@@ -1,0 +1,285 @@
+"""Data protocols of the benchmark: long-tailed train, balanced validation and test.
+
+Each protocol returns a :class:`Protocol` with a long-tailed training part and a
+balanced held-out part split into a validation half (for choosing tau and the
+like) and a disjoint test half (reported, never used for choices).
+"""
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from ltsk import datasets
+
+__all__ = ["DATASETS", "Protocol", "load_protocol"]
+
+
+@dataclass
+class Protocol:
+    """One benchmark data set: splits, shot thresholds and the backbone to train."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    backbone: str
+    many: int
+    few: int
+    epochs: int
+    lr: float
+    batch_size: int = 128
+    augment: bool = False
+    info: dict = field(default_factory=dict)
+
+    @property
+    def train_counts(self) -> dict:
+        labels, counts = np.unique(self.y_train, return_counts=True)
+        return {label: int(count) for label, count in zip(labels, counts, strict=True)}
+
+
+def _split_held_out(X, y, *, val_per_class, seed):
+    """Split a balanced held-out set into disjoint validation and test parts."""
+    n_classes = len(np.unique(y))
+    val_size = val_per_class * n_classes if val_per_class else 0.5
+    X_val, X_test, y_val, y_test = train_test_split(
+        X, y, train_size=val_size, stratify=y, random_state=seed
+    )
+    return X_val, y_val, X_test, y_test
+
+
+def _digits(data_home, rho, seed):
+    X_train, X_held, y_train, y_held = datasets.load_digits_lt(
+        imbalance_ratio=rho, random_state=seed
+    )
+    X_val, y_val, X_test, y_test = _split_held_out(
+        X_held, y_held, val_per_class=None, seed=seed
+    )
+    scale = np.float32(1 / 16)
+    return dict(
+        X_train=X_train.astype(np.float32) * scale,
+        y_train=y_train,
+        X_val=X_val.astype(np.float32) * scale,
+        y_val=y_val,
+        X_test=X_test.astype(np.float32) * scale,
+        y_test=y_test,
+        backbone="mlp",
+        many=60,
+        few=20,
+        epochs=30,
+        lr=0.05,
+        batch_size=64,
+    )
+
+
+def _images(loader, n_max, *, val_per_class, many, few, epochs, lr, augment, backbone):
+    def build(data_home, rho, seed):
+        X, y = loader(data_home, subset="train")
+        X_test_all, y_test_all = loader(data_home, subset="test")
+        X_train, y_train = datasets.make_long_tailed(
+            X, y, imbalance_ratio=rho, n_max=n_max, random_state=seed
+        )
+        X_val, y_val, X_test, y_test = _split_held_out(
+            X_test_all, y_test_all, val_per_class=val_per_class, seed=seed
+        )
+
+        def prepare(images):
+            images = images.astype(np.float32) / np.float32(255)
+            return images[:, None] if images.ndim == 3 else images
+
+        return dict(
+            X_train=prepare(X_train),
+            y_train=y_train,
+            X_val=prepare(X_val),
+            y_val=y_val,
+            X_test=prepare(X_test),
+            y_test=y_test,
+            backbone=backbone,
+            many=many,
+            few=few,
+            epochs=epochs,
+            lr=lr,
+            augment=augment,
+        )
+
+    return build
+
+
+def _standardise(parts):
+    scaler = StandardScaler().fit(parts["X_train"])
+    for key in ("X_train", "X_val", "X_test"):
+        parts[key] = scaler.transform(parts[key]).astype(np.float32)
+    return parts
+
+
+def _letter(data_home, rho, seed):
+    X, y = datasets.load_letter(data_home)
+    X_train, X_held, y_train, y_held = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=seed
+    )
+    X_train, y_train = datasets.make_long_tailed(
+        X_train,
+        y_train,
+        imbalance_ratio=rho,
+        class_order="shuffle",
+        random_state=seed,
+    )
+    X_val, y_val, X_test, y_test = _split_held_out(
+        X_held, y_held, val_per_class=None, seed=seed
+    )
+    parts = dict(
+        X_train=X_train,
+        y_train=y_train,
+        X_val=X_val,
+        y_val=y_val,
+        X_test=X_test,
+        y_test=y_test,
+    )
+    return dict(
+        _standardise(parts),
+        backbone="mlp",
+        many=100,
+        few=20,
+        epochs=60,
+        lr=0.05,
+    )
+
+
+def _shuttle(data_home, rho, seed):
+    X_train, y_train = datasets.load_shuttle(data_home, subset="train")
+    X_held, y_held = datasets.load_shuttle(data_home, subset="test")
+    X_val, y_val, X_test, y_test = _split_held_out(
+        X_held, y_held, val_per_class=None, seed=seed
+    )
+    parts = dict(
+        X_train=X_train,
+        y_train=y_train,
+        X_val=X_val,
+        y_val=y_val,
+        X_test=X_test,
+        y_test=y_test,
+    )
+    return dict(
+        _standardise(parts),
+        backbone="mlp",
+        many=100,
+        few=20,
+        epochs=10,
+        lr=0.05,
+        info={"note": "natural imbalance; --imbalance-ratio is ignored"},
+    )
+
+
+@dataclass(frozen=True)
+class _Spec:
+    build: Callable
+    default_rho: float
+    needs_files: bool
+    description: str
+
+
+DATASETS: dict[str, _Spec] = {
+    "digits-lt": _Spec(
+        _digits, 20, False, "scikit-learn's bundled digits, offline (MLP)"
+    ),
+    "fashion-mnist-lt": _Spec(
+        _images(
+            datasets.load_fashion_mnist,
+            6000,
+            val_per_class=200,
+            many=1000,
+            few=200,
+            epochs=10,
+            lr=0.05,
+            augment=False,
+            backbone="small_cnn",
+        ),
+        100,
+        True,
+        "Fashion-MNIST IDX files (SmallCNN)",
+    ),
+    "mnist-lt": _Spec(
+        _images(
+            datasets.load_mnist,
+            5421,
+            val_per_class=200,
+            many=1000,
+            few=200,
+            epochs=5,
+            lr=0.05,
+            augment=False,
+            backbone="small_cnn",
+        ),
+        100,
+        True,
+        "MNIST IDX files (SmallCNN)",
+    ),
+    "cifar10-lt": _Spec(
+        _images(
+            datasets.load_cifar10,
+            5000,
+            val_per_class=200,
+            many=1000,
+            few=200,
+            epochs=200,
+            lr=0.1,
+            augment=True,
+            backbone="resnet32",
+        ),
+        100,
+        True,
+        "CIFAR-10 python pickles (ResNet-32; slow on CPU)",
+    ),
+    "cifar100-lt": _Spec(
+        _images(
+            datasets.load_cifar100,
+            500,
+            val_per_class=20,
+            many=100,
+            few=20,
+            epochs=200,
+            lr=0.1,
+            augment=True,
+            backbone="resnet32",
+        ),
+        100,
+        True,
+        "CIFAR-100 python pickles (ResNet-32; slow on CPU)",
+    ),
+    "letter-lt": _Spec(_letter, 100, True, "UCI Letter, 26 classes (MLP)"),
+    "shuttle": _Spec(_shuttle, 1, True, "UCI Statlog Shuttle, natural imbalance"),
+}
+
+
+def load_protocol(name, *, data_home=None, imbalance_ratio=None, seed=0) -> Protocol:
+    """Build the named protocol's splits.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`DATASETS`.
+    data_home : str or None
+        Directory with the data files; default the ``LTSK_DATA`` environment
+        variable. Not needed for ``digits-lt``.
+    imbalance_ratio : float or None
+        rho = n_max / n_min of the training part; default per data set.
+    seed : int
+        Seed of every random split.
+    """
+    if name not in DATASETS:
+        known = ", ".join(sorted(DATASETS))
+        raise ValueError(f"Unknown dataset {name!r}; known datasets: {known}.")
+    spec = DATASETS[name]
+    if data_home is None:
+        data_home = os.environ.get("LTSK_DATA")
+    rho = spec.default_rho if imbalance_ratio is None else float(imbalance_ratio)
+    parts = spec.build(data_home, rho, seed)
+    protocol = Protocol(name=name, **parts)
+    protocol.info.setdefault("imbalance_ratio", rho)
+    return protocol

@@ -1,0 +1,327 @@
+"""The benchmark itself: joint training once, then every head on frozen features."""
+
+import sys
+from time import perf_counter
+
+import numpy as np
+from sklearn.metrics import balanced_accuracy_score, recall_score
+
+from ltsk.heads import CRTHead, LogitAdjustedHead, LWSHead, NCMHead, TauNormHead
+from ltsk.metrics import shot_accuracy
+
+__all__ = ["TAU_GRID", "choose_on_validation", "run_benchmark"]
+
+#: tau values swept for tau-norm and post-hoc logit adjustment (0 to 2, step 0.1).
+TAU_GRID = tuple(np.round(np.linspace(0.0, 2.0, 21), 2).tolist())
+
+
+class _Progress:
+    def __init__(self, enabled):
+        self.enabled = enabled
+        self.start = perf_counter()
+
+    def __call__(self, message):
+        if self.enabled:
+            elapsed = perf_counter() - self.start
+            print(f"[{elapsed:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def choose_on_validation(
+    make_head, grid, features_train, y_train, features_val, y_val, **fit_params
+):
+    """Fit one head per grid value on the training features; keep the best on validation.
+
+    Only the validation split is scored: the test split never reaches this
+    function, so a hyperparameter can not leak from it.
+
+    Parameters
+    ----------
+    make_head : callable
+        ``make_head(value)`` returns an unfitted head.
+    grid : sequence
+        Candidate values.
+    features_train, y_train : arrays
+        Training features and labels (the long-tailed part).
+    features_val, y_val : arrays
+        Balanced validation features and labels.
+    **fit_params
+        Passed to every head's ``fit`` (``coef``, ``intercept``, ``classes``).
+
+    Returns
+    -------
+    best_value, best_head, scores : object, estimator, list of float
+        The chosen value (the first of equal scores), its fitted head, and the
+        validation balanced accuracy of every candidate.
+    """
+    scores, heads = [], []
+    for value in grid:
+        head = make_head(value).fit(features_train, y_train, **fit_params)
+        heads.append(head)
+        scores.append(balanced_accuracy_score(y_val, head.predict(features_val)))
+    best = int(np.argmax(scores))
+    return grid[best], heads[best], scores
+
+
+def _make_net(protocol, *, seed, q=1.0, criterion=None, **params):
+    import torch
+    from skorch.callbacks import LRScheduler
+    from torch.optim.lr_scheduler import CosineAnnealingLR
+
+    from ltsk.nets import MLP, LongTailNetClassifier, ResNet32, SmallCNN
+
+    backbones = {"mlp": MLP, "small_cnn": SmallCNN, "resnet32": ResNet32}
+    if criterion is not None:
+        params["criterion"] = criterion
+    return LongTailNetClassifier(
+        backbones[protocol.backbone],
+        q=q,
+        max_epochs=protocol.epochs,
+        lr=protocol.lr,
+        batch_size=protocol.batch_size,
+        optimizer=torch.optim.SGD,
+        optimizer__momentum=0.9,
+        optimizer__weight_decay=5e-4,
+        callbacks=[
+            ("cosine", LRScheduler(policy=CosineAnnealingLR, T_max=protocol.epochs))
+        ],
+        augment=protocol.augment,
+        random_state=seed,
+        **params,
+    )
+
+
+def _row(method, protocol, y_pred, fit_seconds, *, kind, chosen=None):
+    shots = shot_accuracy(
+        protocol.y_test,
+        y_pred,
+        train_counts=protocol.train_counts,
+        many=protocol.many,
+        few=protocol.few,
+    )
+    return {
+        "method": method,
+        "kind": kind,
+        **{key: float(shots[key]) for key in ("many", "medium", "few", "all")},
+        "fit_seconds": float(fit_seconds),
+        "chosen": chosen or {},
+    }
+
+
+def _joint_variants():
+    from ltsk.losses import ClassBalancedLoss, FocalLoss, LogitAdjustedLoss
+
+    return [
+        ("Joint + focal (gamma=2)", {"criterion": FocalLoss, "criterion__gamma": 2.0}),
+        (
+            "Joint + class-balanced",
+            {"criterion": ClassBalancedLoss, "criterion__beta": 0.9999},
+        ),
+        ("Joint + LA loss (tau=1)", {"criterion": LogitAdjustedLoss}),
+        ("Joint, q=0 (class-balanced)", {"q": 0.0}),
+        ("Joint, q=1/2 (square-root)", {"q": 0.5}),
+    ]
+
+
+def _heads(protocol, net, features, log):
+    """Fit every stage-2 head on the frozen features of the joint network."""
+    F_train, F_val, F_test = features
+    y_train, y_val = protocol.y_train, protocol.y_val
+    joint = {"coef": net.coef_, "intercept": net.intercept_, "classes": net.classes_}
+    rows, fitted = [], {}
+    simple = [
+        ("cRT", lambda: CRTHead(q=0.0), True),
+        ("NCM", lambda: NCMHead(), False),
+        ("LWS", lambda: LWSHead(q=0.0), True),
+    ]
+    for name, make, uses_joint in simple:
+        log(f"stage 2: {name}")
+        start = perf_counter()
+        head = make().fit(F_train, y_train, **(joint if uses_joint else {}))
+        seconds = perf_counter() - start
+        fitted[name] = head
+        rows.append(
+            _row(name, protocol, head.predict(F_test), seconds, kind="decoupled")
+        )
+    swept = [
+        ("tau-norm", TauNormHead, "tau"),
+        ("LA post-hoc", LogitAdjustedHead, "tau"),
+    ]
+    for name, head_class, param in swept:
+        log(f"stage 2: {name} ({len(TAU_GRID)} values of {param} on validation)")
+        start = perf_counter()
+        value, head, _ = choose_on_validation(
+            lambda v, head_class=head_class, param=param: head_class(**{param: v}),
+            TAU_GRID,
+            F_train,
+            y_train,
+            F_val,
+            y_val,
+            **joint,
+        )
+        seconds = perf_counter() - start
+        fitted[name] = head
+        rows.append(
+            _row(
+                name,
+                protocol,
+                head.predict(F_test),
+                seconds,
+                kind="decoupled",
+                chosen={param: value},
+            )
+        )
+    return rows, fitted
+
+
+def _balanced_random_forest(protocol, seed, log):
+    from imblearn.ensemble import BalancedRandomForestClassifier
+
+    log("baseline: BalancedRandomForest on the raw features")
+    flat = [X.reshape(len(X), -1) for X in (protocol.X_train, protocol.X_test)]
+    forest = BalancedRandomForestClassifier(
+        n_estimators=300,
+        sampling_strategy="all",
+        replacement=True,
+        bootstrap=False,
+        random_state=seed,
+        n_jobs=-1,
+    )
+    start = perf_counter()
+    forest.fit(flat[0], protocol.y_train)
+    seconds = perf_counter() - start
+    return _row(
+        "BalancedRandomForest (raw)",
+        protocol,
+        forest.predict(flat[1]),
+        seconds,
+        kind="baseline",
+    )
+
+
+def run_benchmark(protocol, *, seed=0, methods="all", speed=False, progress=True):
+    """Run every method of the benchmark on one protocol.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        Splits and settings, from :func:`ltsk.benchmark.load_protocol`.
+    seed : int
+        Seed of every network and head.
+    methods : {"all", "decoupled"}
+        ``"decoupled"`` skips the extra jointly trained variants.
+    speed : bool
+        Also measure the speed ratios.
+    progress : bool
+        Print progress messages on stderr.
+
+    Returns
+    -------
+    results : dict
+        ``rows`` (one dict per method), ``title``, ``protocol`` (sizes and
+        settings), ``figure`` (data for :func:`save_figure`) and, with
+        ``speed``, ``speed`` / ``speed_text``.
+    """
+    log = _Progress(progress)
+    counts = protocol.train_counts
+    log(
+        f"{protocol.name}: {len(protocol.y_train)} training samples in "
+        f"{len(counts)} classes (largest {max(counts.values())}, smallest "
+        f"{min(counts.values())}); validation {len(protocol.y_val)}, test "
+        f"{len(protocol.y_test)}"
+    )
+
+    log(f"joint training: {protocol.backbone}, CE, q=1, {protocol.epochs} epochs")
+    start = perf_counter()
+    net = _make_net(protocol, seed=seed).fit(protocol.X_train, protocol.y_train)
+    joint_seconds = perf_counter() - start
+    rows = [
+        _row(
+            "Joint (CE, q=1)",
+            protocol,
+            net.predict(protocol.X_test),
+            joint_seconds,
+            kind="joint",
+        )
+    ]
+
+    log("extracting features once (eval mode)")
+    features = [
+        net.transform(X) for X in (protocol.X_train, protocol.X_val, protocol.X_test)
+    ]
+    head_rows, heads = _heads(protocol, net, features, log)
+    rows += head_rows
+
+    if methods == "all":
+        for name, params in _joint_variants():
+            log(f"joint training: {name}")
+            start = perf_counter()
+            variant = _make_net(protocol, seed=seed, **params)
+            variant.fit(protocol.X_train, protocol.y_train)
+            rows.append(
+                _row(
+                    name,
+                    protocol,
+                    variant.predict(protocol.X_test),
+                    perf_counter() - start,
+                    kind="joint",
+                )
+            )
+        rows.append(_balanced_random_forest(protocol, seed, log))
+
+    classes = net.classes_
+    best_head = max(head_rows, key=lambda row: row["all"])["method"]
+    per_class = {
+        "Joint": recall_score(
+            protocol.y_test,
+            net.predict(protocol.X_test),
+            labels=classes,
+            average=None,
+            zero_division=0.0,
+        ),
+        best_head: recall_score(
+            protocol.y_test,
+            heads[best_head].predict(features[2]),
+            labels=classes,
+            average=None,
+            zero_division=0.0,
+        ),
+    }
+    norms = {"Joint": np.linalg.norm(net.coef_, axis=1)}
+    for name in ("cRT", "LWS"):
+        norms[name] = np.linalg.norm(heads[name].coef_, axis=1)
+    figure = {
+        "counts": [counts[c] for c in classes],
+        "norms": norms,
+        "per_class": per_class,
+    }
+
+    results = {
+        "title": (
+            f"{protocol.name} (rho={protocol.info['imbalance_ratio']:g}, "
+            f"{protocol.backbone}, {protocol.epochs} epochs, seed {seed}); balanced "
+            f"accuracy % on the test split; Many > {protocol.many} >= Medium >= "
+            f"{protocol.few} > Few training samples"
+        ),
+        "protocol": {
+            "dataset": protocol.name,
+            "imbalance_ratio": protocol.info["imbalance_ratio"],
+            "backbone": protocol.backbone,
+            "epochs": protocol.epochs,
+            "seed": seed,
+            "n_train": len(protocol.y_train),
+            "n_val": len(protocol.y_val),
+            "n_test": len(protocol.y_test),
+            "train_counts": {str(k): v for k, v in counts.items()},
+            "many": protocol.many,
+            "few": protocol.few,
+        },
+        "rows": rows,
+        "figure": figure,
+    }
+    if speed:
+        from ltsk.benchmark._speed import format_speed, measure_speed
+
+        results["speed"] = measure_speed(protocol, net, seed=seed, log=log)
+        results["speed_text"] = format_speed(results["speed"])
+    log("done")
+    return results
