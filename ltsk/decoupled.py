@@ -2,6 +2,7 @@
 
 import hashlib
 import inspect
+from typing import ClassVar
 
 import joblib
 import numpy as np
@@ -139,7 +140,7 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     (10, 30)
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "extractor": [HasMethods(["transform"]), None],
         "head": [HasMethods(["fit", "predict"]), StrOptions(set(_HEAD_NAMES))],
         "memory": [None, str, HasMethods(["cache"])],
@@ -271,7 +272,7 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return np.searchsorted(self.classes_, self.head_.classes_)
 
     def _expand(self, values, fill):
-        """Map per-class columns of the head onto ``classes_`` (a fold may lack some)."""
+        """Map the head's class columns onto ``classes_`` (a fold may lack some)."""
         if len(self.head_.classes_) == len(self.classes_):
             return values
         out = np.full((values.shape[0], len(self.classes_)), fill, dtype=values.dtype)

@@ -29,7 +29,7 @@ class _Progress:
 def choose_on_validation(
     make_head, grid, features_train, y_train, features_val, y_val, **fit_params
 ):
-    """Fit one head per grid value on the training features; keep the best on validation.
+    """Fit a head per grid value on training features; keep the best on validation.
 
     Only the validation split is scored: the test split never reaches this
     function, so a hyperparameter can not leak from it.
