@@ -1,0 +1,73 @@
+"""Long-tail losses for torch: each a function plus a thin ``nn.Module``.
+
+- :class:`FocalLoss`, :func:`focal_loss` - softmax focal loss.
+- :class:`ClassBalancedLoss`, :func:`class_balanced_loss` - cross-entropy or
+  focal loss weighted by the inverse effective number of samples.
+- :class:`LogitAdjustedLoss`, :func:`logit_adjusted_loss` - cross-entropy on
+  logits shifted by ``tau * log(prior)``.
+- :class:`BalancedSoftmaxLoss`, :func:`balanced_softmax_loss` - cross-entropy on
+  logits shifted by ``log(count)``.
+- :class:`LDAMLoss`, :func:`ldam_loss` - label-distribution-aware margins, used
+  with the cosine classifier :class:`NormedLinear`.
+- :func:`class_weights` - per-class weights from counts (numpy; importing it
+  alone does not import torch).
+"""
+
+import importlib
+from typing import TYPE_CHECKING
+
+from ltsk.losses._weights import class_weights
+
+_LAZY = {
+    "FocalLoss": "ltsk.losses._focal",
+    "focal_loss": "ltsk.losses._focal",
+    "ClassBalancedLoss": "ltsk.losses._class_balanced",
+    "class_balanced_loss": "ltsk.losses._class_balanced",
+    "LogitAdjustedLoss": "ltsk.losses._logit_adjusted",
+    "logit_adjusted_loss": "ltsk.losses._logit_adjusted",
+    "BalancedSoftmaxLoss": "ltsk.losses._logit_adjusted",
+    "balanced_softmax_loss": "ltsk.losses._logit_adjusted",
+    "LDAMLoss": "ltsk.losses._ldam",
+    "ldam_loss": "ltsk.losses._ldam",
+    "NormedLinear": "ltsk.losses._ldam",
+}
+
+if TYPE_CHECKING:
+    from ltsk.losses._class_balanced import ClassBalancedLoss, class_balanced_loss
+    from ltsk.losses._focal import FocalLoss, focal_loss
+    from ltsk.losses._ldam import LDAMLoss, NormedLinear, ldam_loss
+    from ltsk.losses._logit_adjusted import (
+        BalancedSoftmaxLoss,
+        LogitAdjustedLoss,
+        balanced_softmax_loss,
+        logit_adjusted_loss,
+    )
+
+__all__ = [
+    "BalancedSoftmaxLoss",
+    "ClassBalancedLoss",
+    "FocalLoss",
+    "LDAMLoss",
+    "LogitAdjustedLoss",
+    "NormedLinear",
+    "balanced_softmax_loss",
+    "class_balanced_loss",
+    "class_weights",
+    "focal_loss",
+    "ldam_loss",
+    "logit_adjusted_loss",
+]
+
+
+def __getattr__(name):
+    # The torch losses are imported on first use, so that class_weights works
+    # without torch installed.
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ltsk.losses' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

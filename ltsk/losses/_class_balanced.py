@@ -1,0 +1,168 @@
+"""Class-balanced loss (Cui et al., CVPR 2019)."""
+
+from collections.abc import Sequence
+
+import numpy as np
+from torch import Tensor
+
+from ltsk.losses._base import (
+    LongTailLoss,
+    check_inputs,
+    check_reduction,
+    counts_to_numpy,
+    per_class_tensor,
+    reduce_loss,
+)
+from ltsk.losses._focal import focal_terms
+from ltsk.losses._params import check_real
+from ltsk.losses._weights import class_weights
+
+Counts = Sequence[float] | np.ndarray | Tensor
+
+
+def _balanced(
+    logits: Tensor, targets: Tensor, weight: Tensor, gamma: float, reduction: str
+) -> Tensor:
+    sample_weight = per_class_tensor(weight, logits)[targets]
+    return reduce_loss(focal_terms(logits, targets, gamma), reduction, sample_weight)
+
+
+def class_balanced_loss(
+    logits: Tensor,
+    targets: Tensor,
+    class_counts: Counts,
+    *,
+    beta: float = 0.9999,
+    gamma: float = 0.0,
+    reduction: str = "mean",
+) -> Tensor:
+    r"""Class-balanced loss of Cui et al. [1]_: cross-entropy or focal loss
+    weighted by the inverse effective number of samples of the true class.
+
+    .. math:: \mathrm{CB}_i = -w_{y_i} (1 - p_{i,y_i})^\gamma \log p_{i,y_i},
+              \qquad w_j \propto \frac{1 - \beta}{1 - \beta^{n_j}},
+              \quad \sum_j w_j = C
+
+    Parameters
+    ----------
+    logits : Tensor of shape (n_samples, n_classes)
+        Unnormalised class scores.
+    targets : Tensor of shape (n_samples,), integer
+        True class indices in ``[0, n_classes)``.
+    class_counts : array-like or Tensor of shape (n_classes,)
+        Training samples per class, from the whole training set.
+    beta : float in [0, 1), default=0.9999
+        ``beta=0`` gives equal weights; ``beta -> 1`` inverse-frequency weights.
+    gamma : float >= 0, default=0.0
+        0 gives weighted softmax cross-entropy, > 0 weighted focal loss.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        "none" returns :math:`w_{y_i} \ell_i`, "sum" their sum and "mean"
+        :math:`\sum_i w_{y_i} \ell_i / \sum_i w_{y_i}`.
+
+    Returns
+    -------
+    loss : Tensor
+        A scalar, or of shape (n_samples,) for ``reduction="none"``.
+
+    Notes
+    -----
+    The weights are ``class_weights(class_counts, "effective_number",
+    beta=beta)`` (Eq. (4) of [1]_, normalised to sum to C). The "mean"
+    convention is the weighted mean of ``F.cross_entropy(weight=w)``, which
+    this loss equals for ``gamma=0``; the reference code of [1]_ divides by
+    the number of samples instead, a per-batch rescaling.
+
+    A class with count 0 gets weight 0 (see :func:`class_weights`); a batch
+    whose samples all have weight 0 has "mean" loss 0.
+
+    References
+    ----------
+    .. [1] Y. Cui, M. Jia, T.-Y. Lin, Y. Song and S. Belongie, "Class-Balanced
+       Loss Based on Effective Number of Samples", CVPR 2019.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ltsk.losses import class_balanced_loss
+    >>> logits = torch.tensor([[2.0, 0.0], [0.0, 0.0]])
+    >>> targets = torch.tensor([0, 1])
+    >>> class_balanced_loss(logits, targets, [90, 10], beta=0.9, reduction="none")
+    tensor([0.1001, 0.8395])
+    """
+    beta = check_real(beta, "beta", low=0.0, high=1.0, high_closed=False)
+    gamma = check_real(gamma, "gamma", low=0.0)
+    reduction = check_reduction(reduction)
+    counts = counts_to_numpy(class_counts)
+    targets = check_inputs(logits, targets, counts.size, name="class_counts")
+    weight = class_weights(counts, "effective_number", beta=beta)
+    return _balanced(logits, targets, weight, gamma, reduction)
+
+
+class ClassBalancedLoss(LongTailLoss):
+    r"""Class-balanced loss as a module; see :func:`class_balanced_loss`.
+
+    Parameters
+    ----------
+    class_counts : array-like or Tensor of shape (n_classes,)
+        Training samples per class (passed by the net as
+        ``criterion__class_counts``).
+    beta : float in [0, 1), default=0.9999
+        Effective-number hyper-parameter (0.9999 for CIFAR in [1]_).
+    gamma : float >= 0, default=0.0
+        0 gives weighted cross-entropy, > 0 weighted focal loss.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        "mean" is :math:`\sum_i w_{y_i} \ell_i / \sum_i w_{y_i}`.
+
+    Attributes
+    ----------
+    class_counts : Tensor of shape (n_classes,)
+        Buffer with the counts.
+    weight : Tensor of shape (n_classes,)
+        Buffer with the class weights, summing to ``n_classes``; 0 for a class
+        with count 0.
+
+    Notes
+    -----
+    :math:`w_j \propto (1 - \beta) / (1 - \beta^{n_j})`, Cui et al. [1]_.
+
+    References
+    ----------
+    .. [1] Y. Cui, M. Jia, T.-Y. Lin, Y. Song and S. Belongie, "Class-Balanced
+       Loss Based on Effective Number of Samples", CVPR 2019.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ltsk.losses import ClassBalancedLoss
+    >>> criterion = ClassBalancedLoss([90, 10], beta=0.9)
+    >>> criterion.weight
+    tensor([0.7889, 1.2111])
+    >>> criterion(torch.tensor([[2.0, 0.0], [0.0, 0.0]]), torch.tensor([0, 1]))
+    tensor(0.4698)
+    """
+
+    def __init__(
+        self,
+        class_counts: Counts,
+        beta: float = 0.9999,
+        gamma: float = 0.0,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(reduction)
+        self.beta = check_real(beta, "beta", low=0.0, high=1.0, high_closed=False)
+        self.gamma = check_real(gamma, "gamma", low=0.0)
+        counts = self._register_counts(class_counts)
+        self._float_buffer(
+            "weight", class_weights(counts, "effective_number", beta=self.beta)
+        )
+
+    def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
+        n_classes = self.class_counts.shape[0]
+        targets = check_inputs(logits, targets, n_classes, name="class_counts")
+        return _balanced(logits, targets, self.weight, self.gamma, self.reduction)
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_classes={self.class_counts.shape[0]}, beta={self.beta}, "
+            f"gamma={self.gamma}, reduction={self.reduction!r}"
+        )

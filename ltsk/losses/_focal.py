@@ -1,0 +1,198 @@
+"""Focal loss, softmax form (Lin et al., ICCV 2017)."""
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ltsk.losses._base import (
+    LongTailLoss,
+    check_inputs,
+    check_per_class,
+    check_reduction,
+    per_class_tensor,
+    reduce_loss,
+)
+from ltsk.losses._params import check_real
+
+Alpha = float | Sequence[float] | Tensor | None
+
+
+def focal_terms(logits: Tensor, targets: Tensor, gamma: float) -> Tensor:
+    r"""Per-sample :math:`-(1 - p_t)^\gamma \log p_t`; ``gamma=0`` is cross-entropy.
+
+    Inputs are assumed valid. Shared by every loss of the package, which are
+    all (focal) cross-entropies of transformed logits.
+    """
+    log_probs = F.log_softmax(logits, dim=1)
+    log_pt = log_probs.gather(1, targets[:, None]).squeeze(1)
+    if gamma == 0.0 or logits.shape[1] == 1:
+        return -log_pt
+    # log(1 - p_t) as a log-sum-exp over the other classes: exact when p_t
+    # rounds to 1 and with a bounded gradient, unlike (1 - p_t) ** gamma whose
+    # derivative is infinite at 0 when gamma < 1.
+    log_rest = torch.logsumexp(
+        log_probs.scatter(1, targets[:, None], float("-inf")), dim=1
+    )
+    return -torch.exp(gamma * log_rest) * log_pt
+
+
+def _check_alpha(alpha):
+    """Return alpha as None, a float, or a float64 array of per-class values."""
+    if alpha is None:
+        return None
+    if isinstance(alpha, Tensor):
+        scalar = alpha.ndim == 0
+    else:
+        try:
+            scalar = np.ndim(alpha) == 0
+        except ValueError:  # ragged nested sequence, rejected below
+            scalar = False
+    if scalar:
+        if hasattr(alpha, "item"):  # 0-d tensor or array
+            alpha = alpha.item()
+        return check_real(alpha, "alpha", low=0.0)
+    return check_per_class(alpha, "alpha")
+
+
+def _focal(
+    logits: Tensor, targets: Tensor, gamma: float, alpha, reduction: str
+) -> Tensor:
+    losses = focal_terms(logits, targets, gamma)
+    if isinstance(alpha, float):
+        losses = alpha * losses
+    elif alpha is not None:
+        losses = per_class_tensor(alpha, logits)[targets] * losses
+    # Plain mean over samples, whatever alpha is (Lin et al. normalise by the
+    # number of samples, not by the sum of the weights).
+    return reduce_loss(losses, reduction)
+
+
+def focal_loss(
+    logits: Tensor,
+    targets: Tensor,
+    *,
+    gamma: float = 2.0,
+    alpha: Alpha = None,
+    reduction: str = "mean",
+) -> Tensor:
+    r"""Softmax focal loss of Lin et al. [1]_.
+
+    .. math:: \mathrm{FL}_i = -\alpha_{y_i} (1 - p_{i,y_i})^\gamma \log p_{i,y_i},
+              \qquad p_i = \mathrm{softmax}(z_i)
+
+    Parameters
+    ----------
+    logits : Tensor of shape (n_samples, n_classes)
+        Unnormalised class scores :math:`z`.
+    targets : Tensor of shape (n_samples,), integer
+        True class indices in ``[0, n_classes)``.
+    gamma : float >= 0, default=2.0
+        Focusing parameter. ``gamma=0`` with ``alpha=None`` is cross-entropy.
+    alpha : None, float >= 0 or sequence/Tensor of shape (n_classes,), \
+            default=None
+        Weight of each sample's loss: none, one factor for all samples, or one
+        non-negative weight per class (indexed by the sample's target).
+    reduction : {"mean", "sum", "none"}, default="mean"
+        "mean" averages over the samples (dividing by ``n_samples``, not by the
+        sum of the ``alpha`` weights, as in [1]_); "none" returns the
+        per-sample losses.
+
+    Returns
+    -------
+    loss : Tensor
+        A scalar, or of shape (n_samples,) for ``reduction="none"``.
+
+    Notes
+    -----
+    This is the multi-class (softmax) form of the focal loss, Eq. (5) of [1]_
+    with :math:`p_t` the softmax probability of the true class. With a scalar
+    ``alpha`` it simply rescales the loss (the sigmoid form's
+    :math:`1 - \alpha` for negatives has no softmax counterpart).
+
+    It is computed from ``log_softmax``, and :math:`\log(1 - p_t)` as the
+    log-sum-exp of the other classes' log-probabilities, so values and
+    gradients stay finite for extreme logits and for ``gamma < 1``.
+
+    References
+    ----------
+    .. [1] T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollár, "Focal Loss
+       for Dense Object Detection", ICCV 2017.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ltsk.losses import focal_loss
+    >>> logits = torch.tensor([[2.0, 0.0], [0.0, 0.0]])
+    >>> targets = torch.tensor([0, 1])
+    >>> focal_loss(logits, targets, gamma=2.0, reduction="none")
+    tensor([0.0018, 0.1733])
+    >>> focal_loss(logits, targets, gamma=0.0)  # cross-entropy
+    tensor(0.4100)
+    """
+    gamma = check_real(gamma, "gamma", low=0.0)
+    reduction = check_reduction(reduction)
+    alpha = _check_alpha(alpha)
+    n_classes = None if alpha is None or isinstance(alpha, float) else alpha.size
+    targets = check_inputs(logits, targets, n_classes, name="alpha")
+    return _focal(logits, targets, gamma, alpha, reduction)
+
+
+class FocalLoss(LongTailLoss):
+    r"""Softmax focal loss as a module; see :func:`focal_loss`.
+
+    Parameters
+    ----------
+    gamma : float >= 0, default=2.0
+        Focusing parameter; ``gamma=0`` with ``alpha=None`` is cross-entropy.
+    alpha : None, float >= 0 or sequence/Tensor of shape (n_classes,), \
+            default=None
+        Sample weight: none, one factor, or one weight per class.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        "mean" divides by the number of samples.
+
+    Attributes
+    ----------
+    alpha : None, float or Tensor of shape (n_classes,)
+        A per-class ``alpha`` is a buffer, so it follows ``.to(device)``.
+
+    Notes
+    -----
+    :math:`\mathrm{FL} = -\alpha_y (1 - p_t)^\gamma \log p_t`, Lin et al. [1]_.
+
+    References
+    ----------
+    .. [1] T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollár, "Focal Loss
+       for Dense Object Detection", ICCV 2017.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ltsk.losses import FocalLoss
+    >>> criterion = FocalLoss(gamma=2.0, alpha=[0.25, 0.75])
+    >>> criterion(torch.tensor([[2.0, 0.0], [0.0, 0.0]]), torch.tensor([0, 1]))
+    tensor(0.0652)
+    """
+
+    def __init__(
+        self, gamma: float = 2.0, alpha: Alpha = None, reduction: str = "mean"
+    ) -> None:
+        super().__init__(reduction)
+        self.gamma = check_real(gamma, "gamma", low=0.0)
+        alpha = _check_alpha(alpha)
+        if alpha is None or isinstance(alpha, float):
+            self.alpha = alpha
+        else:
+            self._float_buffer("alpha", alpha)
+
+    def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
+        per_class = isinstance(self.alpha, Tensor)
+        n_classes = self.alpha.shape[0] if per_class else None
+        targets = check_inputs(logits, targets, n_classes, name="alpha")
+        return _focal(logits, targets, self.gamma, self.alpha, self.reduction)
+
+    def extra_repr(self) -> str:
+        alpha = "per-class" if isinstance(self.alpha, Tensor) else self.alpha
+        return f"gamma={self.gamma}, alpha={alpha}, reduction={self.reduction!r}"

@@ -1,0 +1,299 @@
+"""LDAM loss and the cosine classifier it is used with (Cao et al., NeurIPS 2019)."""
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ltsk.losses._base import (
+    LongTailLoss,
+    check_inputs,
+    check_per_class,
+    check_reduction,
+    counts_to_numpy,
+    per_class_tensor,
+    rarest_for_absent,
+    reduce_loss,
+)
+from ltsk.losses._focal import focal_terms
+from ltsk.losses._params import check_real
+
+Counts = Sequence[float] | np.ndarray | Tensor
+Weight = Sequence[float] | np.ndarray | Tensor | None
+
+
+def _margins(counts: np.ndarray, max_margin: float) -> np.ndarray:
+    inverse_root = rarest_for_absent(counts) ** -0.25
+    return max_margin * inverse_root / inverse_root.max()
+
+
+def _ldam(
+    logits: Tensor,
+    targets: Tensor,
+    margins: Tensor | np.ndarray,
+    scale: float,
+    weight: Tensor | np.ndarray | None,
+    reduction: str,
+) -> Tensor:
+    true_margin = per_class_tensor(margins, logits)[targets]
+    shifted = logits.scatter_add(1, targets[:, None], -true_margin[:, None])
+    sample_weight = None
+    if weight is not None:
+        sample_weight = per_class_tensor(weight, logits)[targets]
+    losses = focal_terms(scale * shifted, targets, 0.0)
+    return reduce_loss(losses, reduction, sample_weight)
+
+
+def ldam_loss(
+    logits: Tensor,
+    targets: Tensor,
+    class_counts: Counts,
+    *,
+    max_margin: float = 0.5,
+    scale: float = 30.0,
+    weight: Weight = None,
+    reduction: str = "mean",
+) -> Tensor:
+    r"""Label-distribution-aware margin (LDAM) loss of Cao et al. [1]_.
+
+    .. math::
+
+        \ell_i = -\log \frac{e^{s (z_{i,y_i} - m_{y_i})}}
+                 {e^{s (z_{i,y_i} - m_{y_i})} + \sum_{j \ne y_i} e^{s z_{i,j}}},
+        \qquad m_j = \frac{C'}{n_j^{1/4}}
+
+    Parameters
+    ----------
+    logits : Tensor of shape (n_samples, n_classes)
+        Class scores :math:`z`, normally cosine similarities in [-1, 1] from
+        :class:`NormedLinear`.
+    targets : Tensor of shape (n_samples,), integer
+        True class indices in ``[0, n_classes)``.
+    class_counts : array-like or Tensor of shape (n_classes,)
+        Training samples per class, from the whole training set.
+    max_margin : float >= 0, default=0.5
+        The largest margin; :math:`C'` is chosen so that :math:`\max_j m_j`
+        equals it. 0 gives scaled cross-entropy.
+    scale : float > 0, default=30.0
+        :math:`s`, multiplies the logits after subtracting the margin.
+    weight : None or array-like/Tensor of shape (n_classes,), default=None
+        Optional class weights (deferred re-weighting sets them late in
+        training, e.g. to ``class_weights(class_counts, "effective_number")``).
+    reduction : {"mean", "sum", "none"}, default="mean"
+        With ``weight``, "none" returns :math:`w_{y_i} \ell_i` and "mean"
+        :math:`\sum_i w_{y_i} \ell_i / \sum_i w_{y_i}`, as
+        ``F.cross_entropy(weight=...)`` does.
+
+    Returns
+    -------
+    loss : Tensor
+        A scalar, or of shape (n_samples,) for ``reduction="none"``.
+
+    Notes
+    -----
+    Eq. (13) of [1]_ and its reference code: the margin is subtracted from the
+    true-class logit only, then everything is scaled by :math:`s`. A class with
+    count 0 gets the largest margin, ``max_margin``.
+
+    References
+    ----------
+    .. [1] K. Cao, C. Wei, A. Gaidon, N. Arechiga and T. Ma, "Learning
+       Imbalanced Datasets with Label-Distribution-Aware Margin Loss",
+       NeurIPS 2019.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ltsk.losses import ldam_loss
+    >>> logits = torch.tensor([[0.5, 0.5], [0.5, 0.5]])
+    >>> targets = torch.tensor([0, 1])
+    >>> ldam_loss(logits, targets, [16, 1], scale=1.0, reduction="none")
+    tensor([0.8259, 0.9741])
+    """
+    max_margin = check_real(max_margin, "max_margin", low=0.0)
+    scale = check_real(scale, "scale", low=0.0, low_closed=False)
+    reduction = check_reduction(reduction)
+    counts = counts_to_numpy(class_counts)
+    if weight is not None:
+        weight = check_per_class(weight, "weight", counts.size)
+    targets = check_inputs(logits, targets, counts.size, name="class_counts")
+    margins = _margins(counts, max_margin)
+    return _ldam(logits, targets, margins, scale, weight, reduction)
+
+
+class LDAMLoss(LongTailLoss):
+    r"""LDAM loss as a module; see :func:`ldam_loss`.
+
+    Parameters
+    ----------
+    class_counts : array-like or Tensor of shape (n_classes,)
+        Training samples per class (passed by the net as
+        ``criterion__class_counts``).
+    max_margin : float >= 0, default=0.5
+        The margin of the rarest class.
+    scale : float > 0, default=30.0
+        Multiplies the margin-shifted logits.
+    weight : None or array-like/Tensor of shape (n_classes,), default=None
+        Optional class weights. The attribute can be reassigned later (to a
+        sequence, array or tensor, or None), which is how deferred
+        re-weighting (DRW) switches weights on at the first learning-rate decay.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        With ``weight``, "mean" is :math:`\sum_i w_{y_i} \ell_i / \sum_i w_{y_i}`.
+
+    Attributes
+    ----------
+    class_counts : Tensor of shape (n_classes,)
+        Buffer with the counts.
+    margins : Tensor of shape (n_classes,)
+        Buffer with :math:`m_j \propto n_j^{-1/4}`, largest ``max_margin``.
+    weight : Tensor of shape (n_classes,) or None
+        Class weights (a buffer, so it follows ``.to(device)``).
+    normalized_classifier : bool
+        True: the net ends with :class:`NormedLinear` when trained with LDAM.
+
+    Notes
+    -----
+    Cao et al. [1]_, Eq. (13); used with a normalised (cosine) classifier.
+
+    References
+    ----------
+    .. [1] K. Cao, C. Wei, A. Gaidon, N. Arechiga and T. Ma, "Learning
+       Imbalanced Datasets with Label-Distribution-Aware Margin Loss",
+       NeurIPS 2019.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ltsk.losses import LDAMLoss
+    >>> criterion = LDAMLoss([10000, 100, 1], max_margin=0.5)
+    >>> criterion.margins
+    tensor([0.0500, 0.1581, 0.5000])
+    >>> criterion.weight = [0.5, 1.0, 1.5]  # e.g. deferred re-weighting
+    >>> criterion(torch.zeros(3, 3), torch.tensor([0, 1, 2]))
+    tensor(10.04...)
+    """
+
+    normalized_classifier = True
+
+    def __init__(
+        self,
+        class_counts: Counts,
+        max_margin: float = 0.5,
+        scale: float = 30.0,
+        weight: Weight = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(reduction)
+        self.max_margin = check_real(max_margin, "max_margin", low=0.0)
+        self.scale = check_real(scale, "scale", low=0.0, low_closed=False)
+        counts = self._register_counts(class_counts)
+        self._float_buffer("margins", _margins(counts, self.max_margin))
+        self.weight = weight
+
+    @property
+    def weight(self) -> Tensor | None:
+        return self._weight
+
+    @weight.setter
+    def weight(self, value: Weight) -> None:
+        if value is not None:
+            value = check_per_class(value, "weight", self.class_counts.shape[0])
+            value = torch.as_tensor(
+                value, dtype=self.class_counts.dtype, device=self.class_counts.device
+            )
+        self.register_buffer("_weight", value)
+
+    def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
+        n_classes = self.class_counts.shape[0]
+        targets = check_inputs(logits, targets, n_classes, name="class_counts")
+        return _ldam(
+            logits, targets, self.margins, self.scale, self.weight, self.reduction
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_classes={self.class_counts.shape[0]}, max_margin={self.max_margin}, "
+            f"scale={self.scale}, weighted={self.weight is not None}, "
+            f"reduction={self.reduction!r}"
+        )
+
+
+class NormedLinear(nn.Module):
+    r"""Bias-free cosine classifier: logits are cosine similarities.
+
+    .. math:: z_j = \frac{x \cdot w_j}{\lVert x \rVert \, \lVert w_j \rVert}
+              \in [-1, 1]
+
+    Parameters
+    ----------
+    in_features : int
+        Size of each input sample.
+    out_features : int
+        Number of classes.
+    device, dtype : optional
+        Passed to the weight tensor, as for ``nn.Linear``.
+
+    Attributes
+    ----------
+    weight : Parameter of shape (out_features, in_features)
+        One row per class, like ``nn.Linear.weight``; only its direction
+        matters.
+
+    Notes
+    -----
+    Cao et al. [1]_ train LDAM with this normalised last layer, so that the
+    margins and the scale act on logits of a fixed range. A zero input row or
+    weight row gives zero logits (``F.normalize`` clamps the norm).
+
+    References
+    ----------
+    .. [1] K. Cao, C. Wei, A. Gaidon, N. Arechiga and T. Ma, "Learning
+       Imbalanced Datasets with Label-Distribution-Aware Margin Loss",
+       NeurIPS 2019.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ltsk.losses import NormedLinear
+    >>> layer = NormedLinear(2, 2)
+    >>> with torch.no_grad():
+    ...     layer.weight.copy_(torch.tensor([[3.0, 0.0], [1.0, 1.0]]))
+    Parameter...
+    >>> layer(torch.tensor([[5.0, 0.0]]))
+    tensor([[1.0000, 0.7071]], grad_fn=...)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        sizes = {"in_features": in_features, "out_features": out_features}
+        for name, value in sizes.items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name} must be a positive integer, got {value!r}.")
+            if value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.weight = nn.Parameter(
+            torch.empty(self.out_features, self.in_features, device=device, dtype=dtype)
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # nn.Linear's initialisation; the scale is irrelevant after normalising.
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(F.normalize(x, dim=-1), F.normalize(self.weight, dim=1))
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"

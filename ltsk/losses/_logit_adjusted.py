@@ -1,0 +1,244 @@
+"""Logit-adjusted loss (Menon et al., ICLR 2021) and balanced softmax (Ren et
+al., NeurIPS 2020)."""
+
+from collections.abc import Sequence
+
+import numpy as np
+from torch import Tensor
+
+from ltsk.losses._base import (
+    LongTailLoss,
+    check_inputs,
+    check_reduction,
+    counts_to_numpy,
+    per_class_tensor,
+    rarest_for_absent,
+    reduce_loss,
+)
+from ltsk.losses._focal import focal_terms
+from ltsk.losses._params import check_real
+
+Counts = Sequence[float] | np.ndarray | Tensor
+
+
+def _log_priors(counts: np.ndarray) -> np.ndarray:
+    counts = rarest_for_absent(counts)
+    return np.log(counts / counts.sum())
+
+
+def _adjusted(
+    logits: Tensor, targets: Tensor, log_priors: Tensor, tau: float, reduction: str
+) -> Tensor:
+    adjusted = logits + tau * per_class_tensor(log_priors, logits)
+    return reduce_loss(focal_terms(adjusted, targets, 0.0), reduction)
+
+
+def logit_adjusted_loss(
+    logits: Tensor,
+    targets: Tensor,
+    class_counts: Counts,
+    *,
+    tau: float = 1.0,
+    reduction: str = "mean",
+) -> Tensor:
+    r"""Logit-adjusted cross-entropy of Menon et al. [1]_.
+
+    .. math:: \ell_i = -\log \frac{\exp(z_{i,y_i} + \tau \log \pi_{y_i})}
+                             {\sum_j \exp(z_{i,j} + \tau \log \pi_j)},
+              \qquad \pi_j = n_j / \textstyle\sum_k n_k
+
+    Parameters
+    ----------
+    logits : Tensor of shape (n_samples, n_classes)
+        Unnormalised class scores :math:`z` (used unadjusted at test time).
+    targets : Tensor of shape (n_samples,), integer
+        True class indices in ``[0, n_classes)``.
+    class_counts : array-like or Tensor of shape (n_classes,)
+        Training samples per class, from the whole training set.
+    tau : float >= 0, default=1.0
+        Scale of the adjustment; ``tau=0`` is plain cross-entropy.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are reduced.
+
+    Returns
+    -------
+    loss : Tensor
+        A scalar, or of shape (n_samples,) for ``reduction="none"``.
+
+    Notes
+    -----
+    Eq. (10) of [1]_. A class with count 0 is given the smallest positive
+    count, so its prior and the loss stay finite; it never appears as a
+    target, so its logit is only pushed down, as with plain cross-entropy.
+
+    References
+    ----------
+    .. [1] A. K. Menon, S. Jayasumana, A. S. Rawat, H. Jain, A. Veit and
+       S. Kumar, "Long-tail learning via logit adjustment", ICLR 2021.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ltsk.losses import logit_adjusted_loss
+    >>> logits = torch.zeros(2, 2)
+    >>> targets = torch.tensor([0, 1])
+    >>> logit_adjusted_loss(logits, targets, [3, 1], reduction="none")
+    tensor([0.2877, 1.3863])
+    """
+    tau = check_real(tau, "tau", low=0.0)
+    reduction = check_reduction(reduction)
+    counts = counts_to_numpy(class_counts)
+    targets = check_inputs(logits, targets, counts.size, name="class_counts")
+    return _adjusted(logits, targets, _log_priors(counts), tau, reduction)
+
+
+def balanced_softmax_loss(
+    logits: Tensor, targets: Tensor, class_counts: Counts, *, reduction: str = "mean"
+) -> Tensor:
+    r"""Balanced softmax cross-entropy of Ren et al. [1]_.
+
+    .. math:: \ell_i = -\log \frac{n_{y_i} \exp(z_{i,y_i})}
+                                 {\sum_j n_j \exp(z_{i,j})}
+
+    Parameters
+    ----------
+    logits : Tensor of shape (n_samples, n_classes)
+        Unnormalised class scores (used unadjusted at test time).
+    targets : Tensor of shape (n_samples,), integer
+        True class indices in ``[0, n_classes)``.
+    class_counts : array-like or Tensor of shape (n_classes,)
+        Training samples per class, from the whole training set.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are reduced.
+
+    Returns
+    -------
+    loss : Tensor
+        A scalar, or of shape (n_samples,) for ``reduction="none"``.
+
+    Notes
+    -----
+    Eq. (4) of [1]_. Adding :math:`\log n_j` or :math:`\log \pi_j` to the logits
+    differs by a constant per row, which the softmax ignores, so this equals
+    :func:`logit_adjusted_loss` with ``tau=1``; with equal counts it is plain
+    cross-entropy. Zero counts are handled as in :func:`logit_adjusted_loss`.
+
+    References
+    ----------
+    .. [1] J. Ren, C. Yu, S. Sheng, X. Ma, H. Zhao, S. Yi and H. Li, "Balanced
+       Meta-Softmax for Long-Tailed Visual Recognition", NeurIPS 2020.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ltsk.losses import balanced_softmax_loss
+    >>> balanced_softmax_loss(torch.zeros(2, 2), torch.tensor([0, 1]), [3, 1])
+    tensor(0.8370)
+    """
+    return logit_adjusted_loss(
+        logits, targets, class_counts, tau=1.0, reduction=reduction
+    )
+
+
+class LogitAdjustedLoss(LongTailLoss):
+    r"""Logit-adjusted cross-entropy as a module; see :func:`logit_adjusted_loss`.
+
+    Parameters
+    ----------
+    class_counts : array-like or Tensor of shape (n_classes,)
+        Training samples per class (passed by the net as
+        ``criterion__class_counts``).
+    tau : float >= 0, default=1.0
+        Scale of the adjustment; ``tau=0`` is plain cross-entropy.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are reduced.
+
+    Attributes
+    ----------
+    class_counts : Tensor of shape (n_classes,)
+        Buffer with the counts.
+    log_priors : Tensor of shape (n_classes,)
+        Buffer with :math:`\log \pi_j` (zero counts given the smallest
+        positive count).
+
+    Notes
+    -----
+    Cross-entropy on :math:`z_j + \tau \log \pi_j`, Menon et al. [1]_.
+
+    References
+    ----------
+    .. [1] A. K. Menon, S. Jayasumana, A. S. Rawat, H. Jain, A. Veit and
+       S. Kumar, "Long-tail learning via logit adjustment", ICLR 2021.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ltsk.losses import LogitAdjustedLoss
+    >>> criterion = LogitAdjustedLoss([3, 1], tau=1.0)
+    >>> criterion(torch.zeros(2, 2), torch.tensor([0, 1]))
+    tensor(0.8370)
+    """
+
+    def __init__(
+        self, class_counts: Counts, tau: float = 1.0, reduction: str = "mean"
+    ) -> None:
+        super().__init__(reduction)
+        self.tau = check_real(tau, "tau", low=0.0)
+        counts = self._register_counts(class_counts)
+        self._float_buffer("log_priors", _log_priors(counts))
+
+    def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
+        n_classes = self.class_counts.shape[0]
+        targets = check_inputs(logits, targets, n_classes, name="class_counts")
+        return _adjusted(logits, targets, self.log_priors, self.tau, self.reduction)
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_classes={self.class_counts.shape[0]}, tau={self.tau}, "
+            f"reduction={self.reduction!r}"
+        )
+
+
+class BalancedSoftmaxLoss(LogitAdjustedLoss):
+    r"""Balanced softmax cross-entropy as a module; see
+    :func:`balanced_softmax_loss`.
+
+    Parameters
+    ----------
+    class_counts : array-like or Tensor of shape (n_classes,)
+        Training samples per class (passed by the net as
+        ``criterion__class_counts``).
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are reduced.
+
+    Attributes
+    ----------
+    class_counts : Tensor of shape (n_classes,)
+        Buffer with the counts.
+    log_priors : Tensor of shape (n_classes,)
+        Buffer with :math:`\log \pi_j`; adding it to the logits is the same,
+        up to a constant per row, as adding :math:`\log n_j`.
+
+    Notes
+    -----
+    Cross-entropy on :math:`z_j + \log n_j`, Ren et al. [1]_; the logit-adjusted
+    loss with ``tau=1``.
+
+    References
+    ----------
+    .. [1] J. Ren, C. Yu, S. Sheng, X. Ma, H. Zhao, S. Yi and H. Li, "Balanced
+       Meta-Softmax for Long-Tailed Visual Recognition", NeurIPS 2020.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ltsk.losses import BalancedSoftmaxLoss
+    >>> BalancedSoftmaxLoss([3, 1])(torch.zeros(2, 2), torch.tensor([0, 1]))
+    tensor(0.8370)
+    """
+
+    def __init__(self, class_counts: Counts, reduction: str = "mean") -> None:
+        super().__init__(class_counts, tau=1.0, reduction=reduction)
+
+    def extra_repr(self) -> str:
+        return f"n_classes={self.class_counts.shape[0]}, reduction={self.reduction!r}"
