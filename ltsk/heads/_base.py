@@ -1,0 +1,221 @@
+"""Shared machinery of the stage-2 heads: validation, label encoding, prediction.
+
+The base ``fit`` validates the features, encodes the labels (optionally against
+a fixed class set) and checks the joint classifier's weights, then calls the
+subclass's ``_fit``. The base ``decision_function`` calls the subclass's
+``_scores``; ``predict_proba`` and ``predict`` derive from the same scores.
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ltsk.heads._solver import fit_multinomial
+from ltsk.utils import softmax
+
+_DTYPES = (np.float64, np.float32)
+
+
+def _encode_labels(y, classes):
+    """Return ``(classes_, y_encoded)``; ``classes`` fixes the class set if given."""
+    if classes is None:
+        return np.unique(y, return_inverse=True)
+    classes = np.asarray(classes)
+    if classes.ndim != 1 or classes.shape[0] < 2:
+        raise ValueError(
+            "classes must be a 1-D array of at least 2 class labels, got shape "
+            f"{classes.shape}."
+        )
+    try:
+        unique = np.unique(classes)
+        same = unique.shape == classes.shape and np.all(unique == classes)
+        if not same:
+            raise ValueError(
+                f"classes must be sorted and unique, got {classes.tolist()!r}."
+            )
+        position = np.searchsorted(classes, y)
+        found = classes[np.minimum(position, classes.shape[0] - 1)] == y
+    except TypeError:
+        # Labels of a type that cannot be compared with classes (str vs int).
+        found = np.zeros(y.shape[0], dtype=bool)
+    if not np.all(found):
+        unknown = np.unique(np.asarray(y)[~np.asarray(found, dtype=bool)])
+        raise ValueError(
+            f"y contains labels that are not in classes: {unknown.tolist()!r} "
+            f"(classes={classes.tolist()!r})."
+        )
+    return classes, position
+
+
+def _check_joint(coef, intercept, n_classes, n_features, dtype):
+    """Validate the joint classifier's weights and cast them to ``dtype``."""
+    if coef is None:
+        if intercept is not None:
+            raise ValueError("intercept was given without coef; pass both or neither.")
+        return None, None
+    coef = np.asarray(coef, dtype=dtype)
+    if coef.shape != (n_classes, n_features):
+        raise ValueError(
+            "coef must have shape (n_classes, n_features) = "
+            f"({n_classes}, {n_features}), got {coef.shape}."
+        )
+    if not np.all(np.isfinite(coef)):
+        raise ValueError("coef must be finite (no NaN or inf).")
+    if intercept is None:
+        intercept = np.zeros(n_classes, dtype=dtype)
+    intercept = np.asarray(intercept, dtype=dtype)
+    if intercept.shape != (n_classes,):
+        raise ValueError(
+            f"intercept must have shape (n_classes,) = ({n_classes},), got "
+            f"{intercept.shape}."
+        )
+    if not np.all(np.isfinite(intercept)):
+        raise ValueError("intercept must be finite (no NaN or inf).")
+    return coef, intercept
+
+
+class BaseHead(ClassifierMixin, BaseEstimator):
+    """Base class of the stage-2 heads (not public; subclass it).
+
+    Subclasses implement ``_fit(F, y, counts, coef, intercept)``, which sets
+    their fitted attributes, and ``_scores(F)``, which returns the class scores
+    of shape (n_samples, n_classes).
+    """
+
+    _parameter_constraints: dict = {}
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, F, y, *, coef=None, intercept=None, classes=None):
+        """Fit the head on a feature matrix.
+
+        Parameters
+        ----------
+        F : array-like of shape (n_samples, n_features)
+            Features (float32 input stays float32).
+        y : array-like of shape (n_samples,)
+            Class labels of any type.
+        coef : array-like of shape (n_classes, n_features), default=None
+            Weights of the jointly trained linear classifier, rows in
+            ``classes_`` order. Heads that need it fit an instance-balanced
+            multinomial classifier on ``F`` when it is not given.
+        intercept : array-like of shape (n_classes,), default=None
+            Bias of the joint classifier (zeros when ``coef`` is given alone).
+        classes : array-like of shape (n_classes,), default=None
+            The full, sorted class set. Classes absent from ``y`` get a count of
+            0 and a score of ``-inf`` (probability 0, never predicted).
+
+        Returns
+        -------
+        self : object
+            The fitted head.
+        """
+        F, y = validate_data(self, F, y, dtype=_DTYPES)
+        check_classification_targets(y)
+        classes_, y_encoded = _encode_labels(y, classes)
+        counts = np.bincount(y_encoded, minlength=classes_.shape[0])
+        if np.count_nonzero(counts) < 2:
+            raise ValueError(
+                "Classifier can't train when only one class is present; y must "
+                f"contain at least 2 classes, got {np.count_nonzero(counts)}."
+            )
+        coef, intercept = _check_joint(
+            coef, intercept, classes_.shape[0], F.shape[1], F.dtype
+        )
+        self.classes_ = classes_
+        self.class_counts_ = counts
+        self._fit(F, y_encoded, counts, coef, intercept)
+        return self
+
+    def _class_scores(self, F):
+        check_is_fitted(self)
+        F = validate_data(self, F, reset=False, dtype=_DTYPES)
+        scores = self._scores(F)
+        absent = self.class_counts_ == 0
+        if np.any(absent):
+            scores[:, absent] = -np.inf
+        return scores
+
+    def decision_function(self, F):
+        """Class scores of the head.
+
+        Parameters
+        ----------
+        F : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            For two classes, the score of ``classes_[1]`` minus that of
+            ``classes_[0]``.
+        """
+        scores = self._class_scores(F)
+        if scores.shape[1] == 2:
+            return scores[:, 1] - scores[:, 0]
+        return scores
+
+    def predict_proba(self, F):
+        """Class probabilities: the softmax of the class scores.
+
+        Parameters
+        ----------
+        F : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return softmax(self._class_scores(F))
+
+    def predict_log_proba(self, F):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        F : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(F))
+
+    def predict(self, F):
+        """Predict the class with the highest score.
+
+        Parameters
+        ----------
+        F : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self._class_scores(F), axis=1)]
+
+
+class LinearHead(BaseHead):
+    """Base class of the heads whose scores are ``F @ coef_.T + intercept_``."""
+
+    def _joint(self, F, y, counts, coef, intercept):
+        """The given joint classifier, or an instance-balanced one fitted on F."""
+        if coef is not None:
+            return coef, intercept
+        coef, intercept, _ = fit_multinomial(
+            F, y, counts, q=1.0, owner=f"{type(self).__name__} (joint classifier)"
+        )
+        return coef, intercept
+
+    def _set_linear(self, coef, intercept):
+        self.coef_ = coef
+        intercept = np.array(intercept, dtype=coef.dtype)
+        # -inf keeps decision_function == F @ coef_.T + intercept_ exact for
+        # classes absent from the training labels.
+        intercept[self.class_counts_ == 0] = -np.inf
+        self.intercept_ = intercept
+
+    def _scores(self, F):
+        scores = F @ self.coef_.T
+        scores += self.intercept_
+        return scores

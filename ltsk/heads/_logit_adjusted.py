@@ -1,0 +1,77 @@
+"""Post-hoc logit adjustment by the training class priors."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
+from ltsk.heads._base import LinearHead
+
+
+class LogitAdjustedHead(LinearHead):
+    r"""Post-hoc logit adjustment: subtract ``tau * log(prior)`` from the logits.
+
+    Turns a classifier of :math:`p(y \mid x)` under the long-tailed training
+    distribution into one for a balanced test distribution (Menon et al.,
+    2021). No training beyond the class counts.
+
+    Parameters
+    ----------
+    tau : float >= 0, default=1.0
+        Adjustment strength; 0 keeps the joint classifier.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    class_counts_ : ndarray of shape (n_classes,)
+        Training samples per class.
+    coef_ : ndarray of shape (n_classes, n_features)
+        The joint weights, unchanged.
+    intercept_ : ndarray of shape (n_classes,)
+        :math:`b_j - \tau \log \pi_j` (``-inf`` for absent classes).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when F has string column names.
+
+    See Also
+    --------
+    TauNormHead : re-balance by the weight norms instead of the priors.
+
+    Notes
+    -----
+    With :math:`\pi_j = n_j / \sum_i n_i` the training class frequencies,
+
+    .. math:: s_j(x) = w_j^\top x + b_j - \tau \log \pi_j .
+
+    When ``coef`` is not passed to :meth:`fit`, an instance-balanced multinomial
+    classifier is fitted on ``F`` first.
+
+    References
+    ----------
+    .. [1] A. K. Menon, S. Jayasumana, A. S. Rawat, H. Jain, A. Veit and
+       S. Kumar, "Long-tail learning via logit adjustment", ICLR 2021, Eq. (9).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ltsk.heads import LogitAdjustedHead
+    >>> F = np.zeros((4, 2))
+    >>> y = [0, 0, 0, 1]
+    >>> head = LogitAdjustedHead(tau=1.0).fit(F, y, coef=np.zeros((2, 2)))
+    >>> head.intercept_  # -log(3/4), -log(1/4)
+    array([0.2876..., 1.3862...])
+    """
+
+    _parameter_constraints: dict = {"tau": [Interval(Real, 0, None, closed="left")]}
+
+    def __init__(self, tau=1.0):
+        self.tau = tau
+
+    def _fit(self, F, y, counts, coef, intercept):
+        coef, intercept = self._joint(F, y, counts, coef, intercept)
+        present = counts > 0
+        log_prior = np.zeros(counts.shape[0])
+        log_prior[present] = np.log(counts[present] / counts.sum())
+        self._set_linear(coef, intercept - self.tau * log_prior)
