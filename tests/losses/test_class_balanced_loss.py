@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.testing import assert_close
+
+from ltsk.losses import ClassBalancedLoss, class_balanced_loss, class_weights
+
+COUNTS = [100, 10, 1]
+
+
+@pytest.fixture
+def batch():
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.randn(20, 3, generator=gen, dtype=torch.float64) * 2
+    targets = torch.randint(0, 3, (20,), generator=gen)
+    return logits, targets
+
+
+def test_weight_buffer_by_hand():
+    # See test_class_weights: effective number with beta=0.9.
+    criterion = ClassBalancedLoss(COUNTS, beta=0.9)
+    assert_close(
+        criterion.weight,
+        torch.tensor([0.2393292, 0.3674420, 2.3932288]),
+        atol=1e-6,
+        rtol=0,
+    )
+    assert_close(criterion.class_counts, torch.tensor([100.0, 10.0, 1.0]))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_gamma_zero_is_weighted_cross_entropy(batch, reduction):
+    logits, targets = batch
+    weight = torch.as_tensor(class_weights(COUNTS, "effective_number", beta=0.999))
+    a = logits.clone().requires_grad_()
+    b = logits.clone().requires_grad_()
+    ours = class_balanced_loss(a, targets, COUNTS, beta=0.999, reduction=reduction)
+    ref = F.cross_entropy(b, targets, weight=weight, reduction=reduction)
+    assert_close(ours, ref)
+    ours.sum().backward()
+    ref.sum().backward()
+    assert_close(a.grad, b.grad)
+
+
+def test_module_equals_weighted_cross_entropy_float32(batch):
+    logits, targets = batch
+    logits = logits.float()
+    criterion = ClassBalancedLoss(COUNTS)
+    ref = F.cross_entropy(logits, targets, weight=criterion.weight)
+    assert_close(criterion(logits, targets), ref)
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_focal_form_against_reference(batch, gamma):
+    logits, targets = batch
+    z = logits.numpy()
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    pt = p[np.arange(len(targets)), targets.numpy()]
+    w = class_weights(COUNTS, "effective_number", beta=0.99)[targets.numpy()]
+    per_sample = -w * (1 - pt) ** gamma * np.log(pt)
+    got = ClassBalancedLoss(COUNTS, beta=0.99, gamma=gamma).double()(logits, targets)
+    np.testing.assert_allclose(got.item(), per_sample.sum() / w.sum(), rtol=1e-6)
+
+
+def test_zero_count_class_has_zero_weight_and_stays_finite():
+    criterion = ClassBalancedLoss([50, 0, 5], beta=0.99)
+    assert criterion.weight[1] == 0.0
+    logits = torch.randn(4, 3, requires_grad=True)
+    loss = criterion(logits, torch.tensor([0, 1, 2, 1]))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.all(torch.isfinite(logits.grad))
+    # A batch made only of the weightless class: mean 0, not 0/0.
+    only = criterion(logits, torch.tensor([1, 1, 1, 1]))
+    assert only.item() == 0.0
+
+
+def test_beta_zero_is_plain_cross_entropy(batch):
+    logits, targets = batch
+    got = class_balanced_loss(logits, targets, COUNTS, beta=0.0)
+    assert_close(got, F.cross_entropy(logits, targets))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"beta": 1.0}, ValueError, r"beta must be .*\[0, 1\)"),
+        ({"beta": -0.5}, ValueError, "beta must be"),
+        ({"gamma": -0.1}, ValueError, "gamma must be"),
+        ({"gamma": None}, TypeError, "gamma must be"),
+        ({"reduction": None}, ValueError, "reduction must be one of"),
+    ],
+)
+def test_bad_parameters(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ClassBalancedLoss(COUNTS, **kwargs)
+    with pytest.raises(error, match=match):
+        class_balanced_loss(torch.zeros(1, 3), torch.tensor([0]), COUNTS, **kwargs)
