@@ -1,0 +1,122 @@
+"""Helpers shared by the Display objects: matplotlib import, estimator access.
+
+matplotlib is imported inside :func:`_get_axes` only, so ``import ltsk.plotting``
+and building a Display from precomputed values work without it.
+"""
+
+from collections.abc import Mapping
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ltsk.metrics._shot import _check_train_counts
+
+_INSTALL_HINT = 'pip install "ltsk[plot]"'
+
+
+def _import_pyplot(caller: str):
+    """Return ``matplotlib.pyplot``, or raise an ImportError saying how to get it."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            f"{caller} requires matplotlib, which is not installed. Install it "
+            f"with: {_INSTALL_HINT}"
+        ) from exc
+    return plt
+
+
+def _get_axes(ax, caller: str):
+    """Return ``(ax, figure)``, making a new figure when ``ax`` is None."""
+    plt = _import_pyplot(caller)
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax, ax.figure
+
+
+def _as_named(value, *, name, default_name, param, kind):
+    """Turn one ``value`` or a dict ``{method name: value}`` into a dict.
+
+    ``name`` labels a single value; it must be None with a dict, whose keys are
+    the names.
+    """
+    if isinstance(value, Mapping):
+        if name is not None:
+            raise ValueError(
+                f"name must be None when {param} is a dict: the dict keys name "
+                f"the methods, got name={name!r}."
+            )
+        if len(value) == 0:
+            raise ValueError(
+                f"{param} must be a {kind} or a non-empty dict {{method name: "
+                f"{kind}}}, got an empty dict."
+            )
+        return {str(key): item for key, item in value.items()}
+    return {default_name if name is None else str(name): value}
+
+
+def _check_fitted(estimator, param: str = "estimator"):
+    """check_is_fitted, with a TypeError naming ``param`` for non-estimators."""
+    if not hasattr(estimator, "fit"):
+        raise TypeError(
+            f"{param} must be a fitted scikit-learn estimator, got "
+            f"{type(estimator).__name__}."
+        )
+    check_is_fitted(estimator)
+
+
+def _classifier_part(estimator):
+    """The fitted object holding ``classes_``/``coef_``/``class_counts_``.
+
+    A :class:`~ltsk.DecoupledClassifier` keeps them on its head (``head_``);
+    nets and heads carry them directly.
+    """
+    head = getattr(estimator, "head_", None)
+    return estimator if head is None else head
+
+
+def _estimator_train_counts(estimator, param: str = "estimator"):
+    """``(labels, counts)`` from a fitted estimator's ``class_counts_``."""
+    part = _classifier_part(estimator)
+    counts = getattr(part, "class_counts_", None)
+    classes = getattr(part, "classes_", None)
+    if counts is None or classes is None:
+        raise ValueError(
+            f"train_counts is None and {param} ({type(estimator).__name__}) has no "
+            "class_counts_ to take it from; pass train_counts={label: count} "
+            "with the training count of each class."
+        )
+    labels, counts = _check_train_counts(np.asarray(counts), np.asarray(classes))
+    return list(labels), counts
+
+
+def _shared_train_counts(estimators):
+    """``(labels, counts)`` common to the fitted estimators of a ``{name: est}`` dict.
+
+    Methods compared on one plot must share one training set; estimators whose
+    ``class_counts_`` disagree are an error rather than a silent pick.
+    """
+    (first_name, first), *rest = estimators.items()
+    labels, counts = _estimator_train_counts(first, f"estimator {first_name!r}")
+    for other_name, other in rest:
+        other_labels, other_counts = _estimator_train_counts(
+            other, f"estimator {other_name!r}"
+        )
+        if other_labels != labels or not np.array_equal(other_counts, counts):
+            raise ValueError(
+                f"train_counts is None but the estimators {first_name!r} and "
+                f"{other_name!r} have different class_counts_ (trained on "
+                "different data?); pass train_counts explicitly."
+            )
+    return labels, counts
+
+
+def _train_counts(train_counts, labels):
+    """``(labels, counts)`` from a dict, or from counts plus ``labels``."""
+    labels, counts = _check_train_counts(train_counts, labels)
+    return list(labels), counts
+
+
+def _estimator_name(estimator) -> str:
+    """Legend name of an estimator; a decoupled classifier is named by its head."""
+    return type(_classifier_part(estimator)).__name__

@@ -1,0 +1,352 @@
+"""Per-class accuracy (recall) against the class's training count, log x-axis."""
+
+import warnings
+
+import numpy as np
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from ltsk.plotting._base import (
+    _as_named,
+    _check_fitted,
+    _estimator_name,
+    _get_axes,
+    _shared_train_counts,
+    _train_counts,
+)
+from ltsk.utils._validation import check_class_counts
+
+
+def _per_class_recall(y_true, y_pred, labels):
+    """Recall of each label in ``labels`` (NaN for labels absent from y_true)."""
+    y_true = column_or_1d(y_true)
+    y_pred = column_or_1d(y_pred)
+    check_consistent_length(y_true, y_pred)
+    if y_true.shape[0] == 0:
+        raise ValueError("y_true must contain at least one sample, got none.")
+    index = {label: i for i, label in enumerate(labels)}
+    unknown = sorted({v for v in y_true.tolist() if v not in index}, key=str)
+    if unknown:
+        raise ValueError(
+            f"y_true contains labels {unknown} that are not in train_counts "
+            f"(its labels are {list(labels)})."
+        )
+    code = np.array([index[v] for v in y_true.tolist()])
+    correct = np.asarray(y_true, dtype=object) == np.asarray(y_pred, dtype=object)
+    n_test = np.bincount(code, minlength=len(labels))
+    n_correct = np.bincount(
+        code, weights=correct.astype(np.float64), minlength=len(labels)
+    )
+    recall = np.full(len(labels), np.nan)
+    np.divide(n_correct, n_test, out=recall, where=n_test > 0)
+    return recall
+
+
+class PerClassAccuracyDisplay:
+    r"""Accuracy (recall) of every class against its training count.
+
+    Each method is a curve through its per-class accuracies, classes ordered by
+    training count on a logarithmic x-axis: under plain training the accuracy
+    rises with the count, and re-balancing lifts the tail. Several methods are
+    overlaid on one axes.
+
+    Build it with :meth:`from_predictions` or :meth:`from_estimator`, or from
+    precomputed accuracies. The values are validated when the display is
+    built; matplotlib is only needed by :meth:`plot`.
+
+    Parameters
+    ----------
+    accuracies : array-like of shape (n_methods, n_classes) or (n_classes,)
+        Recall of each class per method, NaN for a class without evaluation
+        samples. Stored as a 2-D array.
+    train_counts : array-like of shape (n_classes,)
+        Training samples of each class, aligned with the columns of
+        ``accuracies``.
+    labels : array-like of shape (n_classes,), default=None
+        Class labels aligned with ``train_counts``.
+    method_names : list of str, default=None
+        Legend label of each method; no legend when None.
+
+    Attributes
+    ----------
+    lines_ : list of matplotlib.lines.Line2D
+        One curve per method; x data are the training counts in increasing
+        order, y data the matching accuracies. Classes with NaN accuracy or a
+        zero training count (which a log axis cannot show; a warning names
+        them) are left out of the curves.
+    ax_ : matplotlib.axes.Axes
+        Axes with the curves.
+    figure_ : matplotlib.figure.Figure
+        Figure containing the curves.
+
+    See Also
+    --------
+    ShotAccuracyDisplay : The same accuracies averaged by shot group.
+    WeightNormDisplay : Classifier weight norms against training count.
+
+    Notes
+    -----
+    The accuracy of class :math:`c` is its recall,
+
+    .. math:: a_c = \frac{|\{i : y_i = c,\ \hat y_i = c\}|}{|\{i : y_i = c\}|},
+
+    the per-class quantity that :func:`ltsk.metrics.shot_accuracy` averages
+    over the many-, medium- and few-shot groups (Kang et al., 2020, Sec. 5.1).
+
+    References
+    ----------
+    .. [1] B. Kang et al., "Decoupling Representation and Classifier for
+       Long-Tailed Recognition", ICLR 2020.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from ltsk.plotting import PerClassAccuracyDisplay
+    >>> display = PerClassAccuracyDisplay(
+    ...     [[0.9, 0.2, 0.6]], [500, 5, 50], method_names=["joint"]
+    ... )
+    >>> display.plot()
+    <...PerClassAccuracyDisplay object at ...>
+    >>> display.lines_[0].get_xdata().tolist(), display.ax_.get_xscale()
+    ([5.0, 50.0, 500.0], 'log')
+    """
+
+    def __init__(self, accuracies, train_counts, *, labels=None, method_names=None):
+        counts = check_class_counts(train_counts, name="train_counts")
+        try:
+            acc = np.asarray(accuracies, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                "accuracies must be an array-like of numbers of shape "
+                "(n_methods, n_classes)."
+            ) from exc
+        if acc.ndim == 1:
+            acc = acc[np.newaxis, :]
+        if acc.ndim != 2 or acc.shape[1] != counts.shape[0]:
+            raise ValueError(
+                "accuracies must have shape (n_methods, n_classes) with one "
+                f"column per class of train_counts ({counts.shape[0]}), got "
+                f"shape {np.shape(accuracies)}."
+            )
+        if not np.all(np.isnan(acc) | ((acc >= 0) & (acc <= 1))):
+            raise ValueError(
+                f"accuracies must lie in [0, 1] (or be NaN), got {acc.tolist()}."
+            )
+        if labels is not None:
+            labels = np.asarray(labels)
+            if labels.shape != counts.shape:
+                raise ValueError(
+                    f"labels must have one entry per class ({counts.shape[0]}), "
+                    f"got shape {labels.shape}."
+                )
+        if method_names is not None:
+            if isinstance(method_names, str) or len(method_names) != acc.shape[0]:
+                raise ValueError(
+                    f"method_names must be a list with one name per method "
+                    f"({acc.shape[0]}), got {method_names!r}."
+                )
+            method_names = [str(m) for m in method_names]
+        self.accuracies = acc
+        self.train_counts = counts
+        self.labels = labels
+        self.method_names = method_names
+
+    def plot(self, *, ax=None, **kwargs):
+        """Draw one curve per method on a log-scaled training-count axis.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; a new figure is made when None.
+        **kwargs : dict
+            Passed to every :meth:`matplotlib.axes.Axes.plot` call.
+
+        Returns
+        -------
+        display : PerClassAccuracyDisplay
+            The display, with ``lines_``, ``ax_`` and ``figure_`` set.
+        """
+        self.ax_, self.figure_ = _get_axes(ax, f"{type(self).__name__}.plot")
+        unplaceable = self.train_counts <= 0
+        if np.any(unplaceable):
+            which = (
+                np.flatnonzero(unplaceable)
+                if self.labels is None
+                else self.labels[unplaceable]
+            )
+            warnings.warn(
+                f"Classes {which.tolist()} have no training samples and cannot be "
+                "placed on the log-scaled count axis; they are not drawn.",
+                UserWarning,
+                stacklevel=2,
+            )
+        order = np.argsort(self.train_counts, kind="stable")
+        names = self.method_names or [None] * self.accuracies.shape[0]
+        self.lines_ = []
+        for name, acc in zip(names, self.accuracies, strict=True):
+            keep = order[~unplaceable[order] & ~np.isnan(acc[order])]
+            line_kwargs = {"marker": "o", "markersize": 3, "linewidth": 1, **kwargs}
+            if name is not None:
+                line_kwargs.setdefault("label", name)
+            (line,) = self.ax_.plot(self.train_counts[keep], acc[keep], **line_kwargs)
+            self.lines_.append(line)
+        self.ax_.set_xscale("log")
+        self.ax_.set(
+            xlabel="Training samples of the class (log scale)",
+            ylabel="Per-class accuracy (recall)",
+            ylim=(-0.02, 1.02),
+        )
+        if self.ax_.get_legend_handles_labels()[1]:
+            self.ax_.legend()
+        return self
+
+    @classmethod
+    def from_predictions(
+        cls,
+        y_true,
+        y_pred,
+        *,
+        train_counts,
+        labels=None,
+        name=None,
+        ax=None,
+        **kwargs,
+    ):
+        """Plot per-class accuracy of one or several methods' predictions.
+
+        Parameters
+        ----------
+        y_true : array-like of shape (n_samples,)
+            True labels of the evaluation samples; each must be a label of
+            ``train_counts``.
+        y_pred : array-like of shape (n_samples,) or dict
+            Predicted labels, or a dict ``{method name: predicted labels}`` to
+            overlay several methods.
+        train_counts : dict or array-like of shape (n_classes,)
+            Training samples per class, ``{label: count}`` or counts with
+            ``labels``.
+        labels : array-like of shape (n_classes,), default=None
+            Labels of ``train_counts`` when it is an array.
+        name : str, default=None
+            Name of the method when ``y_pred`` is one array ("Classifier" when
+            None); must be None when ``y_pred`` is a dict.
+        ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; a new figure is made when None.
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.plot`.
+
+        Returns
+        -------
+        display : PerClassAccuracyDisplay
+            The plotted display.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from ltsk.plotting import PerClassAccuracyDisplay
+        >>> display = PerClassAccuracyDisplay.from_predictions(
+        ...     ["a", "a", "b", "b"],
+        ...     {"joint": ["a", "a", "a", "a"], "cRT": ["a", "b", "b", "b"]},
+        ...     train_counts={"a": 100, "b": 10},
+        ... )
+        >>> display.accuracies.tolist()
+        [[1.0, 0.0], [0.5, 1.0]]
+        """
+        class_labels, counts = _train_counts(train_counts, labels)
+        predictions = _as_named(
+            y_pred,
+            name=name,
+            default_name="Classifier",
+            param="y_pred",
+            kind="label array",
+        )
+        accuracies = [
+            _per_class_recall(y_true, pred, class_labels)
+            for pred in predictions.values()
+        ]
+        display = cls(
+            accuracies, counts, labels=class_labels, method_names=list(predictions)
+        )
+        return display.plot(ax=ax, **kwargs)
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        train_counts=None,
+        labels=None,
+        name=None,
+        ax=None,
+        **kwargs,
+    ):
+        """Plot per-class accuracy of one or several fitted classifiers.
+
+        Parameters
+        ----------
+        estimator : estimator instance or dict
+            A fitted classifier, or a dict ``{method name: fitted classifier}``
+            to overlay several methods.
+        X : array-like of shape (n_samples, n_features)
+            Evaluation samples.
+        y : array-like of shape (n_samples,)
+            Their true labels.
+        train_counts : dict or array-like of shape (n_classes,), default=None
+            Training samples per class. When None, taken from the estimators'
+            ``class_counts_``, which must then agree.
+        labels : array-like of shape (n_classes,), default=None
+            Labels of ``train_counts`` when it is an array.
+        name : str, default=None
+            Name of a single estimator (its class name when None); must be None
+            when ``estimator`` is a dict.
+        ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; a new figure is made when None.
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.plot`.
+
+        Returns
+        -------
+        display : PerClassAccuracyDisplay
+            The plotted display.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from ltsk.plotting import PerClassAccuracyDisplay
+        >>> rng = np.random.default_rng(0)
+        >>> y = np.repeat([0, 1, 2], [60, 25, 5])
+        >>> X = rng.normal(size=(90, 2)) + 2 * y[:, None]
+        >>> clf = LogisticRegression().fit(X, y)
+        >>> display = PerClassAccuracyDisplay.from_estimator(
+        ...     clf, X, y, train_counts={0: 60, 1: 25, 2: 5}
+        ... )
+        >>> display.lines_[0].get_xdata().tolist()
+        [5.0, 25.0, 60.0]
+        """
+        estimators = _as_named(
+            estimator,
+            name=name,
+            default_name=_estimator_name(estimator),
+            param="estimator",
+            kind="fitted classifier",
+        )
+        for est in estimators.values():
+            _check_fitted(est)
+        if train_counts is None:
+            class_labels, counts = _shared_train_counts(estimators)
+        else:
+            class_labels, counts = _train_counts(train_counts, labels)
+        accuracies = [
+            _per_class_recall(y, est.predict(X), class_labels)
+            for est in estimators.values()
+        ]
+        display = cls(
+            accuracies, counts, labels=class_labels, method_names=list(estimators)
+        )
+        return display.plot(ax=ax, **kwargs)
