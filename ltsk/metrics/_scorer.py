@@ -57,8 +57,8 @@ def make_shot_scorer(group="all", *, train_counts, labels=None, many=100, few=20
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn.model_selection import cross_val_score
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.neighbors import KNeighborsClassifier
     >>> from ltsk.datasets import load_digits_lt
     >>> from ltsk.metrics import make_shot_scorer
     >>> X_train, X_test, y_train, y_test = load_digits_lt()
@@ -66,8 +66,12 @@ def make_shot_scorer(group="all", *, train_counts, labels=None, many=100, few=20
     >>> scorer = make_shot_scorer(
     ...     "few", train_counts=counts, labels=labels, many=60, few=20
     ... )
-    >>> clf = LogisticRegression(max_iter=2000).fit(X_train, y_train)
-    >>> 0.0 <= scorer(clf, X_test, y_test) <= 1.0
+    >>> search = GridSearchCV(
+    ...     KNeighborsClassifier(), {"n_neighbors": [1, 25]}, scoring=scorer, cv=3
+    ... ).fit(X_train, y_train)
+    >>> search.best_params_
+    {'n_neighbors': 1}
+    >>> 0.0 <= scorer(search, X_test, y_test) <= 1.0
     True
     """
     if not isinstance(group, str) or group not in SHOT_GROUPS:
