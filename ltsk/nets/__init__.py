@@ -1,0 +1,14 @@
+"""Joint training on skorch: the long-tail network classifier and its backbones.
+
+- :class:`LongTailNetClassifier` - a skorch classifier with power-``q`` class
+  sampling, automatic class counts for the losses, label encoding, softmax
+  probabilities, and ``transform`` / ``coef_`` / ``intercept_`` for decoupled
+  stage-2 heads.
+- Backbones that infer their input size from the data: :class:`MLP` (tabular),
+  :class:`SmallCNN` (28x28 and 32x32 images), :class:`ResNet32` (CIFAR-LT).
+"""
+
+from ltsk.nets._backbones import MLP, ResNet32, SmallCNN
+from ltsk.nets._net import LongTailNetClassifier
+
+__all__ = ["LongTailNetClassifier", "MLP", "ResNet32", "SmallCNN"]

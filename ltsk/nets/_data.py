@@ -1,0 +1,186 @@
+"""Data plumbing for LongTailNetClassifier: batched datasets, epoch batch samplers,
+label look-up through ``Subset`` chains, and image augmentation.
+
+Per-sample ``__getitem__`` plus ``default_collate`` costs more than the forward
+pass of a small tabular network, so in-memory arrays are served whole batches
+at a time: the batch sampler yields index tensors (or slices) and
+:class:`ArrayDataset` indexes its tensors once per batch.
+"""
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset
+
+
+class ArrayDataset(Dataset):
+    """In-memory inputs and encoded labels, fetched a whole batch at a time.
+
+    ``__getitems__`` accepts an index tensor, a list or a slice and returns
+    one ``(X_batch, y_batch)`` pair; use it with a pass-through ``collate_fn``.
+    """
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor | None = None) -> None:
+        self.X = X
+        self.y = y
+        self.labels = None if y is None else y.numpy()
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def _targets(self, index) -> torch.Tensor:
+        if self.y is not None:
+            return self.y[index]
+        n = len(range(len(self.X))[index]) if isinstance(index, slice) else len(index)
+        return torch.zeros(n, dtype=torch.int64)
+
+    def __getitem__(self, i: int):
+        return self.X[i], (self.y[i] if self.y is not None else torch.tensor(0))
+
+    def __getitems__(self, index) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(index, list):
+            index = torch.as_tensor(index, dtype=torch.int64)
+        # A slice is a view of the caller's array: copy it, so that a module
+        # writing to its input in place cannot corrupt the user's data.
+        X = self.X[index].clone() if isinstance(index, slice) else self.X[index]
+        return X, self._targets(index)
+
+
+class EncodedDataset(Dataset):
+    """A user's dataset yielding ``(x, label)``, relabelled with encoded labels."""
+
+    def __init__(self, dataset: Dataset, labels: np.ndarray) -> None:
+        self.dataset = dataset
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        item = self.dataset[i]
+        return item[0], int(self.labels[i])
+
+
+def pass_through(batch):
+    """Collate function for batches already assembled by ``__getitems__``."""
+    return batch
+
+
+def resolve_subsets(dataset: Dataset) -> tuple[Dataset, np.ndarray | None]:
+    """Unwrap nested ``Subset``\\ s: the root dataset and the indices into it."""
+    indices = None
+    while isinstance(dataset, Subset):
+        local = np.asarray(dataset.indices, dtype=np.int64)
+        indices = local if indices is None else local[indices]
+        dataset = dataset.dataset
+    return dataset, indices
+
+
+def dataset_labels(dataset: Dataset) -> np.ndarray:
+    """Encoded labels of the samples a (possibly ``Subset``-wrapped) dataset serves."""
+    root, indices = resolve_subsets(dataset)
+    labels = (
+        getattr(root, "labels", None)
+        if isinstance(root, ArrayDataset | EncodedDataset)
+        else None
+    )
+    if labels is not None:
+        return labels if indices is None else labels[indices]
+    return read_labels(dataset)
+
+
+def read_labels(dataset: Dataset) -> np.ndarray:
+    """Labels from one pass over a dataset yielding ``(x, label)`` pairs."""
+    labels = []
+    for i in range(len(dataset)):
+        label = dataset[i][1]
+        labels.append(label.item() if isinstance(label, torch.Tensor) else label)
+    return np.asarray(labels)
+
+
+class EpochBatchSampler(torch.utils.data.Sampler):
+    """Yield one epoch of index batches: drawn by ``draw`` or in order.
+
+    Parameters
+    ----------
+    n_samples : int
+        Samples in the (sub)set being iterated.
+    batch_size : int
+    draw : callable or None
+        Returns a fresh int64 tensor of positions in ``range(n_samples)`` for
+        each epoch (a permutation or class-aware draws); ``None`` iterates in
+        order.
+    indices : ndarray or None
+        Maps positions to indices of the root dataset (``Subset`` chains).
+    as_list : bool
+        Yield lists of ints (for datasets fetched per sample) instead of index
+        tensors or slices.
+    drop_last : bool
+    """
+
+    def __init__(
+        self,
+        n_samples: int,
+        batch_size: int,
+        draw: Callable[[], torch.Tensor] | None = None,
+        indices: np.ndarray | None = None,
+        *,
+        as_list: bool = False,
+        drop_last: bool = False,
+    ) -> None:
+        self.n_samples = n_samples
+        self.batch_size = batch_size
+        self.draw = draw
+        self.indices = None if indices is None else torch.from_numpy(indices)
+        self.as_list = as_list
+        self.drop_last = drop_last
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.n_samples // self.batch_size
+        return -(-self.n_samples // self.batch_size)
+
+    def __iter__(self) -> Iterator:
+        n_batches = len(self)
+        if self.draw is None and self.indices is None and not self.as_list:
+            for b in range(n_batches):
+                yield slice(b * self.batch_size, (b + 1) * self.batch_size)
+            return
+        order = self.draw() if self.draw is not None else torch.arange(self.n_samples)
+        if self.indices is not None:
+            order = self.indices[order]
+        for batch in order.split(self.batch_size)[:n_batches]:
+            yield batch.tolist() if self.as_list else batch
+
+
+def random_crop_flip(
+    x: torch.Tensor, padding: int = 4, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Random crop with zero padding and random horizontal flip, per image.
+
+    The standard CIFAR augmentation (He et al., 2016), vectorised over the
+    batch. Works on (N, H, W) and (N, C, H, W) tensors; returns a new tensor of
+    the same shape.
+    """
+    if x.dim() not in (3, 4):
+        raise ValueError(
+            "augment=True needs image batches of shape (n_samples, channels, "
+            f"height, width) or (n_samples, height, width), got {tuple(x.shape)}."
+        )
+    squeeze = x.dim() == 3
+    if squeeze:
+        x = x.unsqueeze(1)
+    n, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (padding,) * 4)
+    shifts = torch.randint(
+        0, 2 * padding + 1, (2, n), generator=generator, device="cpu"
+    ).to(x.device)
+    rows = (shifts[0, :, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (shifts[1, :, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    channel = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+    out = padded[batch, channel, rows, cols]
+    flip = torch.rand(n, generator=generator, device="cpu").to(x.device) < 0.5
+    out = torch.where(flip[:, None, None, None], out.flip(-1), out)
+    return out.squeeze(1) if squeeze else out

@@ -1,0 +1,734 @@
+"""LongTailNetClassifier: a skorch classifier for joint long-tailed training."""
+
+import copy
+import inspect
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+import torch
+from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    Options,
+    validate_parameter_constraints,
+)
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _num_samples, column_or_1d, validate_data
+from skorch import NeuralNet, NeuralNetClassifier
+from skorch.callbacks import EpochScoring, ProgressBar
+from skorch.dataset import Dataset as SkorchDataset
+from skorch.dataset import unpack_data
+from skorch.utils import is_dataset, to_tensor
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ltsk.nets._data import (
+    ArrayDataset,
+    EncodedDataset,
+    EpochBatchSampler,
+    dataset_labels,
+    pass_through,
+    random_crop_flip,
+    read_labels,
+    resolve_subsets,
+)
+from ltsk.sampling._torch import ClassAwareSampler
+
+
+class JointModule(nn.Module):
+    """A backbone followed by the final classifier; ``features`` exposes the former.
+
+    Parameters
+    ----------
+    backbone : nn.Module
+        Maps a batch of inputs to (n_samples, n_features) features.
+    classifier : nn.Module
+        Maps features to (n_samples, n_classes) logits.
+    """
+
+    def __init__(self, backbone: nn.Module, classifier: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.classifier = classifier
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.backbone(x))
+
+
+@contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    """Put every submodule in eval mode, then restore each one's previous mode."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def _encoded_accuracy(net, X, y) -> float:
+    """Accuracy against the encoded labels the net's datasets carry internally."""
+    y_pred = net.predict_proba(X).argmax(axis=1)
+    return float(np.mean(y_pred == np.asarray(y)))
+
+
+def _takes_class_counts(criterion) -> bool:
+    try:
+        return "class_counts" in inspect.signature(criterion).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class LongTailNetClassifier(NeuralNetClassifier):
+    r"""A skorch neural network classifier for long-tailed data.
+
+    The network is ``module`` (a backbone mapping inputs to features) followed
+    by a linear classifier that the net adds itself, sized from the data.
+    Training batches are drawn with class probabilities :math:`p_j \propto
+    n_j^q`; losses that need the class counts receive the counts of the whole
+    training set. After fitting, :meth:`transform` returns the penultimate
+    features and :attr:`coef_` / :attr:`intercept_` the final layer, so the
+    fitted net can serve as the feature extractor of
+    :class:`ltsk.DecoupledClassifier` (stage 2 of Kang et al., 2020).
+
+    Every skorch parameter is available; the ones below differ from skorch's
+    defaults or are added. Components are tunable the skorch way, e.g.
+    ``criterion__gamma``, ``module__hidden_units``, ``optimizer__momentum``.
+
+    Parameters
+    ----------
+    module : nn.Module class or instance
+        The backbone: maps a batch of X to a 2-D (n_samples, n_features)
+        tensor, e.g. :class:`~ltsk.nets.MLP`, :class:`~ltsk.nets.SmallCNN`,
+        :class:`~ltsk.nets.ResNet32` or any importable user module.
+        ``module__*`` parameters are passed to it. An instance is deep-copied
+        at each initialisation, so the object you pass is never trained in
+        place.
+    q : float in [0, 1], default=1.0
+        Sampling power: 1 is plain shuffled training (each sample once per
+        epoch), 0 class-balanced sampling, 1/2 square-root sampling. For
+        ``q < 1`` each epoch draws ``len(train set)`` samples with
+        replacement.
+    criterion : nn.Module class or instance, default=nn.CrossEntropyLoss
+        Loss on ``(logits, encoded targets)``. A criterion *class* whose
+        constructor has a ``class_counts`` parameter (``ltsk.losses``) gets
+        the training class counts automatically unless
+        ``criterion__class_counts`` is set. A criterion class with
+        ``normalized_classifier = True`` (LDAM) gets a cosine classifier
+        (``ltsk.losses.NormedLinear``) instead of ``nn.Linear``.
+    optimizer : torch optimizer class, default=torch.optim.Adam
+        Adam is robust across the tabular and image backbones without
+        tuning; for the CIFAR-LT recipe use ``torch.optim.SGD`` with
+        ``optimizer__momentum=0.9``, ``optimizer__weight_decay=2e-4`` and
+        ``lr=0.1``.
+    lr : float, default=1e-3
+    max_epochs : int, default=20
+    batch_size : int, default=128
+    train_split : callable or None, default=None
+        No internal validation by default: skorch's stratified split fails on
+        tail classes with a single sample. To monitor ``valid_loss`` and
+        ``valid_acc`` pass e.g. ``skorch.dataset.ValidSplit(0.2)``, or
+        ``ValidSplit(5, stratified=True)`` when every class has at least five
+        samples. Sampling and class counts follow the training part (counts
+        for the loss: the whole data given to ``fit``).
+    classes : array-like or None, default=None
+        Fixed label set (e.g. all classes, also in a fold that lacks some);
+        ``None`` takes the labels in ``y``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, sampling, dropout and augmentation, so
+        CPU fits are reproducible; torch's global random state is restored
+        afterwards. ``None`` uses torch's global random state.
+    augment : bool, default=False
+        For image inputs (N, C, H, W) or (N, H, W): random crop with 4-pixel
+        zero padding and random horizontal flip, applied to each training
+        batch.
+    progress_bar : bool, default=False
+        Add skorch's ``ProgressBar`` callback (needs ``tqdm``).
+    verbose : int, default=0
+        0 is silent; 1 prints skorch's per-epoch table.
+    device : str or torch.device, default="cpu"
+    **kwargs
+        Further skorch parameters (``callbacks``, ``iterator_train__*``,
+        ``warm_start``, ...).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Sorted labels; column ``j`` of :meth:`predict_proba` is
+        ``classes_[j]``.
+    class_counts_ : ndarray of shape (n_classes,)
+        Training samples per class in the data given to ``fit``.
+    n_features_in_ : int
+        ``X.shape[1]`` for array input (absent for torch datasets).
+    module_ : JointModule
+        The backbone (``module_.backbone``) and the final layer
+        (``module_.classifier``).
+    coef_ : ndarray of shape (n_classes, n_features)
+    intercept_ : ndarray of shape (n_classes,)
+
+    Notes
+    -----
+    With sampling power :math:`q`, class :math:`j` is drawn with probability
+
+    .. math:: p_j = \frac{n_j^q}{\sum_{i=1}^{C} n_i^q}
+
+    and samples uniformly within the class (Kang et al., 2020, Eq. 1). The
+    sampler is built from the labels of the data set the training iterator
+    receives, so it also follows skorch's internal train/validation split.
+
+    :meth:`predict_proba` is the softmax of the logits whatever the criterion
+    (skorch's ``predict_nonlinearity="auto"`` only does that for
+    cross-entropy); pass another ``predict_nonlinearity`` to override it.
+
+    Array inputs are converted to float32 and must be finite; integer inputs
+    (e.g. token ids for an embedding) need a torch ``Dataset``. ``X`` may be a
+    torch ``Dataset`` yielding ``(input, label)``: labels for the sampler and
+    the class counts then come from ``y`` when given (they also replace the
+    labels the dataset yields), else from its ``targets`` attribute, else
+    from one pass over it.
+
+    A fitted net must be saved with pickle or joblib; ``initialize()``
+    without data is not supported, because the classifier is sized from the
+    training data.
+
+    References
+    ----------
+    .. [1] B. Kang et al., "Decoupling Representation and Classifier for
+       Long-Tailed Recognition", ICLR 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ltsk.nets import MLP, LongTailNetClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat(["cat", "dog", "emu"], [60, 20, 5])
+    >>> X = rng.normal(size=(85, 4)) + (y == "dog")[:, None] * 3.0
+    >>> net = LongTailNetClassifier(MLP, module__hidden_units=(16,), q=0.0,
+    ...                             max_epochs=5, random_state=0).fit(X, y)
+    >>> net.classes_, net.class_counts_
+    (array(['cat', 'dog', 'emu'], dtype='<U3'), array([60, 20,  5]))
+    >>> net.predict(X[:3])
+    array([...], dtype='<U3')
+    >>> net.transform(X).shape, net.coef_.shape
+    ((85, 16), (3, 16))
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "q": [Interval(Real, 0, 1, closed="both")],
+        "lr": [Interval(Real, 0, None, closed="left")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Integral, {-1}),
+        ],
+        "random_state": ["random_state"],
+        "augment": ["boolean"],
+        "progress_bar": ["boolean"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        module,
+        *,
+        q=1.0,
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=20,
+        batch_size=128,
+        train_split=None,
+        classes=None,
+        random_state=None,
+        augment=False,
+        progress_bar=False,
+        verbose=0,
+        device="cpu",
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            classes=classes,
+            verbose=verbose,
+            device=device,
+            **kwargs,
+        )
+        self.q = q
+        self.random_state = random_state
+        self.augment = augment
+        self.progress_bar = progress_bar
+
+    # ------------------------------------------------------------------ #
+    # parameters, callbacks
+    # ------------------------------------------------------------------ #
+    def _validate_params(self):
+        # skorch uses this name for its own check of ``prefix__param`` names;
+        # sklearn's @_fit_context calls it too, so run both checks here.
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {name: getattr(self, name) for name in self._parameter_constraints},
+            caller_name=type(self).__name__,
+        )
+        # skorch's check needs the component prefixes registered by the first
+        # initialize(), which calls this method again.
+        if "module" in self.prefixes_:
+            super()._validate_params()
+
+    @property
+    def _default_callbacks(self):
+        callbacks = [
+            (name, cb) for name, cb in super()._default_callbacks if name != "valid_acc"
+        ]
+        # skorch's valid_acc compares predict() (labels) with the encoded
+        # targets; score the encoded predictions instead.
+        callbacks.insert(
+            -1,
+            (
+                "valid_acc",
+                EpochScoring(
+                    _encoded_accuracy, name="valid_acc", lower_is_better=False
+                ),
+            ),
+        )
+        if self.progress_bar:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """Sorted class labels seen in ``fit`` (or the ``classes`` parameter)."""
+        try:
+            return self.classes_inferred_
+        except AttributeError as exc:
+            raise AttributeError(
+                f"This {type(self).__name__} instance is not fitted yet; "
+                "classes_ is set by fit."
+            ) from exc
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # ------------------------------------------------------------------ #
+    # input validation
+    # ------------------------------------------------------------------ #
+    def _random_seed(self) -> int | None:
+        if self.random_state is None:
+            return None
+        if isinstance(self.random_state, Integral):
+            return int(self.random_state)
+        return int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+
+    @contextmanager
+    def _seeded(self) -> Iterator[None]:
+        seed = self._random_seed()
+        if seed is None:
+            yield
+            return
+        device = torch.device(self.device) if self.device is not None else None
+        devices = []
+        if device is not None and device.type == "cuda":
+            devices = [device.index if device.index is not None else 0]
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+
+    def _check_labels(self, y, n_samples: int, reset: bool) -> np.ndarray:
+        """Validate raw labels, fit or check the label set; return encoded labels."""
+        y = column_or_1d(y, warn=True)
+        if y.shape[0] != n_samples:
+            raise ValueError(
+                f"X and y have inconsistent numbers of samples: X has {n_samples}, "
+                f"y has {y.shape[0]}."
+            )
+        check_classification_targets(y)
+        if reset:
+            present = np.unique(y)
+            if present.size < 2:
+                raise ValueError(
+                    "y must contain at least two classes to train a classifier, got "
+                    f"1 class: {present.tolist()}."
+                )
+            if self.classes is not None and len(self.classes):
+                classes = np.unique(np.asarray(self.classes))
+            else:
+                classes = present
+            unknown = np.setdiff1d(present, classes)
+            if unknown.size:
+                raise ValueError(
+                    f"y contains labels {unknown.tolist()} that are not in the "
+                    f"classes parameter {classes.tolist()}."
+                )
+            self.classes_inferred_ = classes
+            encoded = np.searchsorted(classes, y)
+            self.class_counts_ = np.bincount(encoded, minlength=classes.size)
+            return encoded.astype(np.int64)
+        classes = self.classes_
+        unknown = np.setdiff1d(np.unique(y), classes)
+        if unknown.size:
+            raise ValueError(
+                f"y contains labels {unknown.tolist()} not seen in the first fit; "
+                f"known classes: {classes.tolist()}."
+            )
+        return np.searchsorted(classes, y).astype(np.int64)
+
+    def _check_array(self, X, y=None, *, reset: bool):
+        kwargs = dict(dtype=np.float32, allow_nd=True, reset=reset)
+        if y is None:
+            return validate_data(self, X, **kwargs)
+        return validate_data(self, X, y, **kwargs)
+
+    def _prepare_fit(self, X, y, *, reset: bool):
+        """Validate training data; return (X, encoded y) ready for skorch."""
+        if is_dataset(X):
+            if y is not None:
+                labels = y
+            elif getattr(X, "targets", None) is not None:
+                labels = X.targets
+                labels = labels.numpy() if isinstance(labels, torch.Tensor) else labels
+            else:
+                labels = read_labels(X)
+            encoded = self._check_labels(labels, len(X), reset)
+            if reset and hasattr(self, "n_features_in_"):
+                del self.n_features_in_
+            X = EncodedDataset(X, encoded)
+            probe = next(iter(DataLoader(X, batch_size=min(2, len(X)))))[0]
+        else:
+            if y is None:
+                raise ValueError(
+                    f"{type(self).__name__} requires y to be passed, but the "
+                    "target y is None."
+                )
+            n_samples = _num_samples(X)
+            labels = np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()
+            if labels.ndim >= 1 and labels.shape[0] != n_samples:
+                raise ValueError(
+                    "X and y have inconsistent numbers of samples: X has "
+                    f"{n_samples}, y has {labels.shape[0]}."
+                )
+            X, y = self._check_array(X, y, reset=reset)
+            encoded = self._check_labels(y, X.shape[0], reset)
+            if self.augment and X.ndim not in (3, 4):
+                raise ValueError(
+                    "augment=True needs images of shape (n_samples, channels, "
+                    "height, width) or (n_samples, height, width), got X with "
+                    f"shape {X.shape}."
+                )
+            probe = torch.from_numpy(np.array(X[:2]))
+        if reset:
+            self._probe_input_ = probe
+        return X, encoded
+
+    def _check_predict_input(self, X):
+        self.check_is_fitted()
+        if is_dataset(X):
+            return X
+        return self._check_array(X, reset=False)
+
+    # ------------------------------------------------------------------ #
+    # initialisation
+    # ------------------------------------------------------------------ #
+    def _classifier_class(self):
+        criterion = self.criterion
+        criterion_type = criterion if isinstance(criterion, type) else type(criterion)
+        if getattr(criterion_type, "normalized_classifier", False):
+            from ltsk.losses import NormedLinear
+
+            return NormedLinear
+        return nn.Linear
+
+    def initialize_module(self):
+        """Build the backbone, size it with a dummy forward, add the classifier."""
+        if not hasattr(self, "_probe_input_"):
+            raise ValueError(
+                f"{type(self).__name__} sizes its classifier from the training "
+                "data: call fit(X, y) instead of initialize()."
+            )
+        kwargs = self.get_params_for("module")
+        if isinstance(self.module, nn.Module):
+            backbone = (
+                type(self.module)(**kwargs) if kwargs else copy.deepcopy(self.module)
+            )
+        else:
+            backbone = self.module(**kwargs)
+        if self.device is not None:
+            backbone = backbone.to(self.device)
+        probe = to_tensor(self._probe_input_, device=self.device)
+        # eval mode + no_grad: materialises lazy layers without touching
+        # BatchNorm running statistics.
+        with _eval_mode(backbone), torch.no_grad():
+            features = backbone(probe)
+        if not isinstance(features, torch.Tensor) or features.dim() != 2:
+            shape = tuple(features.shape) if hasattr(features, "shape") else None
+            raise ValueError(
+                "module must return a 2-D tensor of features (n_samples, "
+                f"n_features), got {type(features).__name__} with shape {shape}."
+            )
+        classifier = self._classifier_class()(features.shape[1], len(self.classes_))
+        self.module_ = JointModule(backbone, classifier)
+        return self
+
+    def initialize_criterion(self):
+        """Build the criterion; pass the training class counts where accepted."""
+        kwargs = self.get_params_for("criterion")
+        if (
+            isinstance(self.criterion, type)
+            and "class_counts" not in kwargs
+            and hasattr(self, "class_counts_")
+            and _takes_class_counts(self.criterion)
+        ):
+            kwargs["class_counts"] = self.class_counts_.copy()
+        self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        return self
+
+    # ------------------------------------------------------------------ #
+    # fitting
+    # ------------------------------------------------------------------ #
+    def check_data(self, X, y=None):
+        # Labels were validated and encoded before skorch sees them; skorch's
+        # version would overwrite classes_ with the encoded labels.
+        pass
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, **fit_params):
+        """Validate the data, initialise the net and train it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...) or torch Dataset
+            Training inputs: a 2-D feature matrix, an image array (N, C, H, W)
+            or (N, H, W), or a dataset yielding ``(input, label)``.
+        y : array-like of shape (n_samples,), default=None
+            Labels of any type; optional when ``X`` is a dataset.
+        **fit_params : dict
+            Passed to skorch (forward / train_split parameters).
+
+        Returns
+        -------
+        self : LongTailNetClassifier
+        """
+        reset = not (self.warm_start and self.initialized_)
+        X, y = self._prepare_fit(X, y, reset=reset)
+        with self._seeded():
+            if reset:
+                self.initialize()
+            NeuralNet.partial_fit(self, X, y, _routing_method="fit", **fit_params)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initialising.
+
+        The first call initialises the net like :meth:`fit`; later calls keep
+        ``classes_`` and ``class_counts_`` and reject unknown labels.
+
+        Parameters
+        ----------
+        X : array-like or torch Dataset
+        y : array-like of shape (n_samples,), default=None
+        classes : ignored
+            The label set comes from the first call (or the ``classes``
+            parameter).
+        **fit_params : dict
+
+        Returns
+        -------
+        self : LongTailNetClassifier
+        """
+        reset = not self.initialized_
+        X, y = self._prepare_fit(X, y, reset=reset)
+        with self._seeded():
+            NeuralNet.partial_fit(self, X, y, **fit_params)
+        return self
+
+    def get_dataset(self, X, y=None):
+        """Serve in-memory arrays a batch at a time; anything else as skorch does."""
+        if not is_dataset(X) and self.dataset is SkorchDataset:
+            if isinstance(X, np.ndarray | torch.Tensor):
+                with warnings.catch_warnings():
+                    # Read-only inputs are never written to (batches are copies).
+                    warnings.filterwarnings("ignore", message=".*not writable.*")
+                    X_t = torch.as_tensor(X)
+                y_t = None if y is None else torch.as_tensor(np.asarray(y))
+                return ArrayDataset(X_t, y_t)
+        return super().get_dataset(X, y)
+
+    def get_iterator(self, dataset, training=False):
+        """DataLoader whose batches follow power-``q`` class sampling in training.
+
+        The sampler is built from the labels of ``dataset`` itself (a
+        ``Subset`` under ``train_split``). In-memory arrays are fetched one
+        batch at a time. A user-supplied ``iterator_*__sampler`` or
+        ``__batch_sampler`` (only with ``q=1``) or a custom iterator class is
+        used as is.
+        """
+        prefix = "iterator_train" if training else "iterator_valid"
+        iterator = self.iterator_train if training else self.iterator_valid
+        kwargs = self.get_params_for(prefix)
+        if iterator is not DataLoader or {"sampler", "batch_sampler"} & set(kwargs):
+            if training and self.q != 1.0:
+                raise ValueError(
+                    f"q={self.q} needs the net's own sampler; remove "
+                    f"{prefix}__sampler / {prefix}__batch_sampler or the custom "
+                    "iterator, or set q=1."
+                )
+            return super().get_iterator(dataset, training=training)
+
+        batch_size = kwargs.pop("batch_size", self.batch_size)
+        if batch_size == -1:
+            batch_size = len(dataset)
+        shuffle = kwargs.pop("shuffle", training)
+        drop_last = kwargs.pop("drop_last", False)
+        draw = None
+        if training and (self.q != 1.0 or shuffle):
+            generator = torch.Generator()
+            generator.manual_seed(int(torch.randint(2**62, (1,)).item()))
+            if self.q != 1.0:
+                draw = ClassAwareSampler(
+                    dataset_labels(dataset), self.q, generator=generator
+                ).draw
+            else:
+                draw = partial(torch.randperm, len(dataset), generator=generator)
+        root, indices = resolve_subsets(dataset)
+        batched = isinstance(root, ArrayDataset)
+        batch_sampler = EpochBatchSampler(
+            len(dataset),
+            batch_size,
+            draw,
+            indices,
+            as_list=not batched,
+            drop_last=drop_last,
+        )
+        if batched:
+            kwargs["collate_fn"] = pass_through
+        return DataLoader(root, batch_sampler=batch_sampler, **kwargs)
+
+    def train_step_single(self, batch, **fit_params):
+        """One optimisation step; augments image batches when ``augment=True``."""
+        if self.augment:
+            Xi, yi = unpack_data(batch)
+            batch = (random_crop_flip(to_tensor(Xi, device=self.device)), yi)
+        return super().train_step_single(batch, **fit_params)
+
+    def get_loss(self, y_pred, y_true, *args, **kwargs):
+        """Criterion on the logits (log-softmax first for ``nn.NLLLoss``)."""
+        if isinstance(self.criterion_, nn.NLLLoss):
+            y_pred = torch.log_softmax(y_pred, dim=-1)
+        return NeuralNet.get_loss(self, y_pred, y_true, *args, **kwargs)
+
+    # ------------------------------------------------------------------ #
+    # prediction, features, final layer
+    # ------------------------------------------------------------------ #
+    def _get_predict_nonlinearity(self):
+        if isinstance(self.predict_nonlinearity, str) and (
+            self.predict_nonlinearity == "auto"
+        ):
+            self.check_is_fitted()
+            return partial(torch.softmax, dim=-1)
+        return super()._get_predict_nonlinearity()
+
+    def predict_proba(self, X):
+        """Class probabilities: the softmax of the logits.
+
+        Parameters
+        ----------
+        X : array-like or torch Dataset
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in ``classes_`` order.
+        """
+        return super().predict_proba(self._check_predict_input(X))
+
+    def predict(self, X):
+        """Most probable class label for each sample.
+
+        Parameters
+        ----------
+        X : array-like or torch Dataset
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def transform(self, X):
+        """Penultimate (backbone) features, computed in eval mode.
+
+        BatchNorm statistics and parameters are left untouched and each
+        submodule's train/eval mode is restored afterwards.
+
+        Parameters
+        ----------
+        X : array-like or torch Dataset
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_features), dtype float32
+        """
+        X = self._check_predict_input(X)
+        iterator = self.get_iterator(self.get_dataset(X), training=False)
+        features = []
+        with _eval_mode(self.module_), torch.no_grad():
+            for batch in iterator:
+                Xi, _ = unpack_data(batch)
+                features.append(self.module_.features(to_tensor(Xi, self.device)).cpu())
+        return torch.cat(features).numpy().astype(np.float32, copy=False)
+
+    def _final_layer(self) -> tuple[np.ndarray, np.ndarray]:
+        self.check_is_fitted()
+        classifier = self.module_.classifier
+        with torch.no_grad():
+            if isinstance(classifier, nn.Linear):
+                weight = classifier.weight.detach().cpu().numpy().copy()
+                if classifier.bias is None:
+                    bias = np.zeros(weight.shape[0], dtype=weight.dtype)
+                else:
+                    bias = classifier.bias.detach().cpu().numpy().copy()
+                return weight, bias
+            # A cosine classifier maps unit vector e_k to w_jk / ||w_j||: probing
+            # with the identity reads the normalised rows whatever the layout.
+            param = next(classifier.parameters())
+            n_features = classifier.in_features
+            eye = torch.eye(n_features, dtype=param.dtype, device=param.device)
+            with _eval_mode(classifier):
+                weight = classifier(eye).T.cpu().numpy().copy()
+            return weight, np.zeros(weight.shape[0], dtype=weight.dtype)
+
+    @property
+    def coef_(self) -> np.ndarray:
+        """Final-layer weights, shape (n_classes, n_features), rows in ``classes_``
+        order. For a cosine classifier (LDAM): the L2-normalised rows; the net's
+        logits are then ``cos`` = normalised features times these rows, and
+        ``argmax(F @ coef_.T)`` equals the net's prediction because normalising
+        a feature row by a positive number preserves the argmax.
+        """
+        return self._final_layer()[0]
+
+    @property
+    def intercept_(self) -> np.ndarray:
+        """Final-layer bias, shape (n_classes,) (zeros for a cosine classifier)."""
+        return self._final_layer()[1]

@@ -1,0 +1,122 @@
+"""A torch sampler drawing training indices with class probabilities p_j ∝ n_j^q."""
+
+from collections.abc import Iterator
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
+
+from ltsk.sampling._probabilities import class_sampling_probabilities
+from ltsk.utils._validation import check_sampling_power
+
+
+class ClassAwareSampler(torch.utils.data.Sampler[int]):
+    r"""Draw sample indices with power-``q`` class sampling, with replacement.
+
+    Each draw first picks a class :math:`j` with probability
+    :math:`p_j = n_j^q / \sum_i n_i^q`, then a sample uniformly within that
+    class, so sample :math:`i` is drawn with probability proportional to
+    :math:`n_{y_i}^{q-1}`.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        Class label of every sample of the data set the sampler indexes (any
+        label type).
+    q : float in [0, 1]
+        Sampling power: 1 is instance-balanced, 0 class-balanced, 1/2
+        square-root sampling.
+    num_samples : int, default=None
+        Indices drawn per epoch (per call to ``iter``); ``None`` means
+        ``len(labels)``.
+    generator : torch.Generator, default=None
+        Source of randomness; ``None`` uses torch's global generator.
+
+    Attributes
+    ----------
+    class_probabilities : ndarray of shape (n_classes,)
+        :math:`p_j` for the sorted unique labels.
+
+    Notes
+    -----
+    Drawing the class first and then the position inside the class realises
+    :math:`p_j` exactly and avoids ``torch.multinomial``'s limit of
+    :math:`2^{24}` categories on large data sets. Every call to ``iter``
+    draws a fresh epoch.
+
+    References
+    ----------
+    .. [1] B. Kang et al., "Decoupling Representation and Classifier for
+       Long-Tailed Recognition", ICLR 2020, Eq. (1).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ltsk.sampling._torch import ClassAwareSampler
+    >>> sampler = ClassAwareSampler([0, 0, 0, 1], q=0.0,
+    ...                             generator=torch.Generator().manual_seed(0))
+    >>> sampler.class_probabilities
+    array([0.5, 0.5])
+    >>> len(list(sampler))
+    4
+    """
+
+    def __init__(
+        self,
+        labels,
+        q: float,
+        *,
+        num_samples: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        labels = column_or_1d(np.asarray(labels), warn=True)
+        if labels.shape[0] == 0:
+            raise ValueError("labels must contain at least one sample, got none.")
+        check_classification_targets(labels)
+        self.q = check_sampling_power(q)
+        if num_samples is None:
+            num_samples = labels.shape[0]
+        if isinstance(num_samples, bool) or not isinstance(num_samples, Integral):
+            raise TypeError(
+                f"num_samples must be a positive int or None, got {num_samples!r}."
+            )
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be positive, got {num_samples}.")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(
+                "generator must be a torch.Generator or None, got "
+                f"{type(generator).__name__}."
+            )
+        self.num_samples = int(num_samples)
+        self.generator = generator
+
+        _, encoded, counts = np.unique(labels, return_inverse=True, return_counts=True)
+        self.class_probabilities = class_sampling_probabilities(counts, self.q)
+        order = np.argsort(encoded, kind="stable")
+        self._order = torch.from_numpy(order.astype(np.int64))
+        self._counts = torch.from_numpy(counts.astype(np.int64))
+        self._starts = torch.cumsum(self._counts, 0) - self._counts
+        self._class_probs = torch.from_numpy(self.class_probabilities)
+
+    def draw(self) -> torch.Tensor:
+        """Draw one epoch of indices as an int64 tensor of shape (num_samples,)."""
+        classes = torch.multinomial(
+            self._class_probs,
+            self.num_samples,
+            replacement=True,
+            generator=self.generator,
+        )
+        counts = self._counts[classes]
+        uniform = torch.rand(
+            self.num_samples, dtype=torch.float64, generator=self.generator
+        )
+        offset = torch.minimum((uniform * counts).long(), counts - 1)
+        return self._order[self._starts[classes] + offset]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.draw().tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
