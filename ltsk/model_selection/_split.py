@@ -244,6 +244,8 @@ def _check_labels(X, y):
         raise ValueError(f"y must be 1-D of shape (n_samples,), got shape {y.shape}.")
     if y.size == 0:
         raise ValueError("y must contain at least one sample, got an empty array.")
+    if y.dtype.kind in "fc" and np.isnan(y).any():
+        raise ValueError("y must not contain NaN labels.")
     n_samples = _num_samples(X)
     if n_samples != y.size:
         raise ValueError(
