@@ -66,7 +66,11 @@ class LongTailStratifiedKFold(BaseCrossValidator):
     estimators (class counts, per-class heads) and scorers with fixed
     ``labels`` (log-loss, top-k) need; ``StratifiedKFold`` instead only warns,
     and the folds that miss a class give shrunken ``predict_proba`` columns
-    and failed or NaN scores.
+    and failed or NaN scores. Test folds may still lack tail classes, so a
+    probabilistic scorer must be told the labels:
+    ``make_scorer(log_loss, response_method="predict_proba",
+    greater_is_better=False, labels=np.unique(y))`` rather than the string
+    ``"neg_log_loss"``, which infers them from each test fold.
 
     Because one-sample classes are in no test fold, the test folds do not
     partition the data when such a class exists, and

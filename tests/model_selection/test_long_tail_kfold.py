@@ -269,6 +269,17 @@ def test_cross_val_score_and_predict():
     scores = cross_val_score(LogisticRegression(max_iter=2000), X, y, cv=cv)
     assert scores.shape == (3,)
     assert np.all((scores >= 0) & (scores <= 1))
+    # test folds lack the one-sample class, so log-loss needs fixed labels
+    # (as documented): the string scorer infers them per fold and fails
+    with pytest.raises(ValueError, match="different number of classes"):
+        cross_val_score(
+            LogisticRegression(max_iter=2000),
+            X,
+            y,
+            cv=cv,
+            scoring="neg_log_loss",
+            error_score="raise",
+        )
     # the one-sample class is in no test fold: the folds are not a partition
     with pytest.raises(ValueError, match="only works for partitions"):
         cross_val_predict(LogisticRegression(max_iter=2000), X, y, cv=cv)
