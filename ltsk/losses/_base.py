@@ -1,5 +1,7 @@
 """Input checks, reductions and the module base class shared by the losses."""
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -7,6 +9,8 @@ from torch import Tensor, nn
 from ltsk.utils._validation import check_class_counts
 
 _REDUCTIONS = ("mean", "sum", "none")
+
+Counts = Sequence[float] | np.ndarray | Tensor
 
 
 def check_reduction(reduction) -> str:

@@ -1,11 +1,9 @@
 """Class-balanced loss (Cui et al., CVPR 2019)."""
 
-from collections.abc import Sequence
-
-import numpy as np
 from torch import Tensor
 
 from ltsk.losses._base import (
+    Counts,
     LongTailLoss,
     check_inputs,
     check_reduction,
@@ -16,8 +14,6 @@ from ltsk.losses._base import (
 from ltsk.losses._focal import focal_terms
 from ltsk.losses._params import check_real
 from ltsk.losses._weights import class_weights
-
-Counts = Sequence[float] | np.ndarray | Tensor
 
 
 def _balanced(

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ltsk.losses._base import (
+    Counts,
     LongTailLoss,
     check_inputs,
     check_per_class,
@@ -22,7 +23,6 @@ from ltsk.losses._base import (
 from ltsk.losses._focal import focal_terms
 from ltsk.losses._params import check_real
 
-Counts = Sequence[float] | np.ndarray | Tensor
 Weight = Sequence[float] | np.ndarray | Tensor | None
 
 

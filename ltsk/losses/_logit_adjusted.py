@@ -1,12 +1,11 @@
 """Logit-adjusted loss (Menon et al., ICLR 2021) and balanced softmax (Ren et
 al., NeurIPS 2020)."""
 
-from collections.abc import Sequence
-
 import numpy as np
 from torch import Tensor
 
 from ltsk.losses._base import (
+    Counts,
     LongTailLoss,
     check_inputs,
     check_reduction,
@@ -17,8 +16,6 @@ from ltsk.losses._base import (
 )
 from ltsk.losses._focal import focal_terms
 from ltsk.losses._params import check_real
-
-Counts = Sequence[float] | np.ndarray | Tensor
 
 
 def _log_priors(counts: np.ndarray) -> np.ndarray:
