@@ -6,6 +6,8 @@ subclass's ``_fit``. The base ``decision_function`` calls the subclass's
 ``_scores``; ``predict_proba`` and ``predict`` derive from the same scores.
 """
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils.multiclass import check_classification_targets
@@ -83,7 +85,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
     of shape (n_samples, n_classes).
     """
 
-    _parameter_constraints: dict = {}
+    _parameter_constraints: ClassVar[dict] = {}
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, F, y, *, coef=None, intercept=None, classes=None):
@@ -192,7 +194,8 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self._class_scores(F), axis=1)]
+        scores = self._class_scores(F)
+        return self.classes_[np.argmax(scores, axis=1)]
 
 
 class LinearHead(BaseHead):

@@ -1,6 +1,7 @@
 """Classifier re-training (cRT) on frozen features."""
 
 from numbers import Integral, Real
+from typing import ClassVar
 
 from sklearn.utils._param_validation import Interval
 
@@ -90,7 +91,7 @@ class CRTHead(LinearHead):
     array([1., 1.])
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "q": [Interval(Real, 0, 1, closed="both")],
         "gamma": [Interval(Real, 0, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],

@@ -1,6 +1,7 @@
 """Post-hoc logit adjustment by the training class priors."""
 
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.utils._param_validation import Interval
@@ -64,7 +65,9 @@ class LogitAdjustedHead(LinearHead):
     array([0.2876..., 1.3862...])
     """
 
-    _parameter_constraints: dict = {"tau": [Interval(Real, 0, None, closed="left")]}
+    _parameter_constraints: ClassVar[dict] = {
+        "tau": [Interval(Real, 0, None, closed="left")]
+    }
 
     def __init__(self, tau=1.0):
         self.tau = tau

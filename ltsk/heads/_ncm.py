@@ -1,5 +1,7 @@
 """Nearest class mean (NCM) on centred, L2-normalised features."""
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
@@ -121,7 +123,7 @@ class NCMHead(BaseHead):
     (2, 2)
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "metric": [StrOptions({"euclidean", "cosine"})],
         "normalize": ["boolean"],
     }

@@ -7,12 +7,16 @@ adjustment use it with ``q=1, gamma=0`` when no joint classifier is given; LWS
 reuses the loss and the driver for its per-class scales.
 """
 
+import contextlib
+import functools
+import os
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import ThreadpoolController
 
 from ltsk.sampling import sample_weights
 
@@ -90,6 +94,19 @@ def softmax_loss_grad(
     return loss, logits
 
 
+@functools.cache
+def _scipy_own_blas() -> ThreadpoolController | None:
+    """Controller of the BLAS bundled with scipy, when it is not numpy's."""
+    controller = ThreadpoolController()
+    marker = f"{os.sep}scipy.libs{os.sep}"
+    paths = [
+        info["filepath"]
+        for info in controller.info()
+        if info["user_api"] == "blas" and marker in info["filepath"]
+    ]
+    return controller.select(filepath=paths) if paths else None
+
+
 def minimize_lbfgs(
     fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
     x0: np.ndarray,
@@ -107,13 +124,19 @@ def minimize_lbfgs(
     # Relative-decrease tolerance at the precision the objective is computed
     # in: float32 losses cannot resolve smaller decreases.
     ftol = 64 * np.finfo(dtype).eps
-    result = minimize(
-        fun,
-        x0,
-        method="L-BFGS-B",
-        jac=True,
-        options={"maxiter": max_iter, "gtol": tol, "ftol": ftol},
-    )
+    # Wheels bundle one OpenBLAS in numpy and another in scipy. L-BFGS-B's
+    # small BLAS calls gain nothing from threads, and two spinning thread pools
+    # on few cores slow both the solver and the objective's matmuls manyfold.
+    own_blas = _scipy_own_blas()
+    limit = own_blas.limit(limits=1) if own_blas else contextlib.nullcontext()
+    with limit:
+        result = minimize(
+            fun,
+            x0,
+            method="L-BFGS-B",
+            jac=True,
+            options={"maxiter": max_iter, "gtol": tol, "ftol": ftol},
+        )
     if result.status == 1:
         warnings.warn(
             f"{owner}: L-BFGS did not converge within max_iter={max_iter} "

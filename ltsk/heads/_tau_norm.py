@@ -1,6 +1,7 @@
 """Tau-normalisation of the joint classifier's weights."""
 
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.utils._param_validation import Interval
@@ -69,7 +70,9 @@ class TauNormHead(LinearHead):
     array([0., 0., 0.])
     """
 
-    _parameter_constraints: dict = {"tau": [Interval(Real, 0, None, closed="left")]}
+    _parameter_constraints: ClassVar[dict] = {
+        "tau": [Interval(Real, 0, None, closed="left")]
+    }
 
     def __init__(self, tau=1.0):
         self.tau = tau
