@@ -219,7 +219,7 @@ def test_grid_search_scores_finite_where_stratified_kfold_fails():
         labels=labels,
     )
     scoring = {"log_loss": fixed_log_loss, "bacc": "balanced_accuracy"}
-    grid = {"C": [0.1, 1.0, 10.0]}
+    grid = {"C": [0.1, 10.0]}
 
     def search(cv, error_score):
         return GridSearchCV(
@@ -238,7 +238,7 @@ def test_grid_search_scores_finite_where_stratified_kfold_fails():
     for metric in scoring:
         for fold in range(3):
             scores = ours.cv_results_[f"split{fold}_test_{metric}"]
-            assert scores.shape == (3,)
+            assert scores.shape == (2,)
             assert np.all(np.isfinite(scores))
     assert np.all(ours.cv_results_["split0_test_log_loss"] < 0)
 
