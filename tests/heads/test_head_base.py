@@ -1,0 +1,111 @@
+"""Behaviour shared by every head: labels, fixed class sets, input errors."""
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from ltsk.heads import CRTHead, LogitAdjustedHead, LWSHead, NCMHead, TauNormHead
+
+HEADS = [CRTHead, NCMHead, TauNormHead, LWSHead, LogitAdjustedHead]
+
+
+@pytest.fixture
+def blobs(rng):
+    y = np.repeat([0, 1, 2], [40, 15, 5])
+    F = rng.normal(size=(60, 3)) + 4.0 * np.eye(3)[y]
+    return F, y
+
+
+@pytest.mark.parametrize("Head", HEADS)
+@pytest.mark.parametrize(
+    "labels", [np.array(["cat", "dog", "eel"]), np.array([-5, 10, 1000])]
+)
+def test_any_label_type(Head, labels, blobs):
+    F, y = blobs
+    head = Head().fit(F, labels[y])
+    np.testing.assert_array_equal(head.classes_, labels)
+    np.testing.assert_array_equal(head.class_counts_, [40, 15, 5])
+    pred = head.predict(F)
+    assert np.mean(pred == labels[y]) > 0.9
+    scores = head.decision_function(F)
+    proba = head.predict_proba(F)
+    assert scores.shape == proba.shape == (60, 3)
+    np.testing.assert_array_equal(pred, labels[scores.argmax(1)])
+    np.testing.assert_array_equal(pred, labels[proba.argmax(1)])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("Head", HEADS)
+def test_absent_class_from_classes(Head, blobs):
+    F, y = blobs
+    labels = np.array(["a", "b", "d"])
+    classes = np.array(["a", "b", "c", "d"])
+    kwargs = {}
+    if Head in (TauNormHead, LWSHead, LogitAdjustedHead):
+        kwargs = {"coef": np.eye(4, 3) * 4, "intercept": np.zeros(4)}
+    head = Head().fit(F, labels[y], classes=classes, **kwargs)
+    np.testing.assert_array_equal(head.classes_, classes)
+    np.testing.assert_array_equal(head.class_counts_, [40, 15, 0, 5])
+    proba = head.predict_proba(F)
+    assert proba.shape == (60, 4)
+    np.testing.assert_array_equal(proba[:, 2], 0.0)
+    assert np.all(np.isfinite(proba))
+    assert np.all(head.decision_function(F)[:, 2] == -np.inf)
+    assert np.all(np.isfinite(head.decision_function(F)[:, [0, 1, 3]]))
+    assert "c" not in head.predict(F)
+    assert np.mean(head.predict(F) == labels[y]) > 0.9
+    if hasattr(head, "coef_"):
+        np.testing.assert_allclose(
+            head.decision_function(F), F @ head.coef_.T + head.intercept_
+        )
+
+
+@pytest.mark.parametrize("Head", HEADS)
+def test_single_sample_class_and_binary_decision(Head, rng):
+    y = np.array([0] * 20 + [1])
+    F = rng.normal(size=(21, 2)) + 3.0 * y[:, None]
+    head = Head().fit(F, y)
+    np.testing.assert_array_equal(head.class_counts_, [20, 1])
+    decision = head.decision_function(F)
+    assert decision.shape == (21,)
+    np.testing.assert_array_equal(head.predict(F), (decision > 0).astype(int))
+    assert np.all(np.isfinite(head.predict_proba(F)))
+
+
+@pytest.mark.parametrize("Head", HEADS)
+def test_float32_is_kept(Head, blobs):
+    F, y = blobs
+    head = Head().fit(F.astype(np.float32), y)
+    assert head.decision_function(F.astype(np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize("Head", HEADS)
+def test_input_errors(Head, blobs):
+    F, y = blobs
+    with pytest.raises(NotFittedError):
+        Head().predict(F)
+    with pytest.raises(ValueError, match="only one class"):
+        Head().fit(F, np.zeros(60))
+    with pytest.raises(ValueError, match="NaN"):
+        Head().fit(np.where(F > 5, np.nan, F), y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        Head().fit(F, y[:-1])
+    with pytest.raises(ValueError, match="coef must have shape"):
+        Head().fit(F, y, coef=np.ones((2, 3)))
+    with pytest.raises(ValueError, match="intercept must have shape"):
+        Head().fit(F, y, coef=np.ones((3, 3)), intercept=np.ones(4))
+    with pytest.raises(ValueError, match="intercept was given without coef"):
+        Head().fit(F, y, intercept=np.ones(3))
+    with pytest.raises(ValueError, match="coef must be finite"):
+        Head().fit(F, y, coef=np.full((3, 3), np.inf))
+    with pytest.raises(ValueError, match="y contains labels that are not in"):
+        Head().fit(F, y, classes=[0, 1, 5])
+    with pytest.raises(ValueError, match="y contains labels that are not in"):
+        Head().fit(F, y, classes=["0", "1", "2"])
+    with pytest.raises(ValueError, match="classes must be sorted and unique"):
+        Head().fit(F, y, classes=[2, 1, 0])
+    with pytest.raises(ValueError, match="Unknown label type"):
+        Head().fit(F, y + 0.5)
+    head = Head().fit(F, y)
+    with pytest.raises(ValueError, match="3 features"):
+        head.predict(F[:, :2])

@@ -1,0 +1,40 @@
+"""LogitAdjustedHead against a hand-computed example."""
+
+import numpy as np
+import pytest
+
+from ltsk.heads import LogitAdjustedHead
+
+
+def test_hand_example():
+    # Priors 0.6 / 0.3 / 0.1.
+    y = np.repeat(["a", "b", "c"], [6, 3, 1])
+    F = np.zeros((10, 2))
+    F[:, 0] = 1.0
+    W = np.array([[2.0, 0.0], [1.0, 0.0], [0.0, 0.0]])
+    b = np.array([0.5, 0.0, -1.0])
+    head = LogitAdjustedHead(tau=1.0).fit(F, y, coef=W, intercept=b)
+    expected_b = b - np.log([0.6, 0.3, 0.1])
+    np.testing.assert_allclose(head.intercept_, expected_b)
+    np.testing.assert_array_equal(head.coef_, W)
+    # x = (1, 0): joint logits (2.5, 1, -1) -> adjusted (3.0108, 2.2040, 1.3026).
+    scores = head.decision_function(F[:1])
+    np.testing.assert_allclose(scores, [[3.0108256, 2.2039728, 1.3025851]], atol=1e-6)
+    assert head.predict(F[:1])[0] == "a"
+    # tau = 3 flips the decision to the rarest class: 2.5+1.53, 1+3.61, -1+6.91.
+    head3 = LogitAdjustedHead(tau=3.0).fit(F, y, coef=W, intercept=b)
+    assert head3.predict(F[:1])[0] == "c"
+
+
+def test_tau_zero_is_the_joint_classifier(rng):
+    F = rng.normal(size=(12, 3))
+    W = rng.normal(size=(3, 3))
+    b = rng.normal(size=3)
+    y = np.repeat([0, 1, 2], [8, 3, 1])
+    head = LogitAdjustedHead(tau=0.0).fit(F, y, coef=W, intercept=b)
+    np.testing.assert_allclose(head.decision_function(F), F @ W.T + b)
+
+
+def test_negative_tau_is_rejected():
+    with pytest.raises(ValueError, match="tau"):
+        LogitAdjustedHead(tau=-1).fit(np.eye(2), [0, 1])

@@ -1,0 +1,91 @@
+"""NCMHead against a direct numpy computation of cl2n nearest class means."""
+
+import numpy as np
+import pytest
+
+from ltsk.heads import NCMHead
+
+
+def _cl2n(F, mean):
+    centred = F - mean
+    return centred / np.linalg.norm(centred, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def data(rng):
+    y = rng.permutation(np.repeat([3, 7, 11], [40, 12, 5]))
+    F = rng.normal(size=(y.size, 4)) + 2.0 + np.eye(4)[y % 4]
+    F_test = rng.normal(size=(15, 4)) + 2.0
+    return F, y, F_test
+
+
+def test_euclidean_against_numpy(data):
+    F, y, F_test = data
+    head = NCMHead(metric="euclidean").fit(F, y)
+    mean = F.mean(axis=0)
+    Fn = _cl2n(F, mean)
+    centroids = np.stack([Fn[y == c].mean(axis=0) for c in (3, 7, 11)])
+    np.testing.assert_allclose(head.mean_, mean)
+    np.testing.assert_allclose(head.centroids_, centroids, atol=1e-12)
+    # Test features are centred with the *training* mean.
+    Tn = _cl2n(F_test, mean)
+    dist = np.linalg.norm(Tn[:, None, :] - centroids[None], axis=2)
+    np.testing.assert_allclose(head.decision_function(F_test), -dist, atol=1e-7)
+    np.testing.assert_array_equal(
+        head.predict(F_test), np.array([3, 7, 11])[dist.argmin(1)]
+    )
+
+
+def test_cosine_against_numpy(data):
+    F, y, F_test = data
+    head = NCMHead(metric="cosine").fit(F, y)
+    mean = F.mean(axis=0)
+    Fn = _cl2n(F, mean)
+    centroids = np.stack([Fn[y == c].mean(axis=0) for c in (3, 7, 11)])
+    Tn = _cl2n(F_test, mean)
+    cos = (Tn @ centroids.T) / np.linalg.norm(centroids, axis=1)
+    np.testing.assert_allclose(head.decision_function(F_test), cos, atol=1e-12)
+
+
+def test_without_normalisation_uses_raw_class_means(data):
+    F, y, F_test = data
+    head = NCMHead(normalize=False).fit(F, y)
+    centroids = np.stack([F[y == c].mean(axis=0) for c in (3, 7, 11)])
+    np.testing.assert_allclose(head.centroids_, centroids)
+    dist = np.linalg.norm(F_test[:, None, :] - centroids[None], axis=2)
+    np.testing.assert_allclose(head.decision_function(F_test), -dist, atol=1e-7)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_zero_row_after_centring_gives_no_nan(metric):
+    F = np.array([[0.0, 2.0], [2.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 0.0]])
+    y = [0, 1, 0, 1, 1]
+    head = NCMHead(metric=metric).fit(F, y)  # row [1, 1] is the training mean
+    assert np.all(np.isfinite(head.centroids_))
+    proba = head.predict_proba(F)
+    assert np.all(np.isfinite(proba))
+    # The mean itself is equidistant from every centroid only if their norms
+    # match; it must at least get a finite, valid probability row.
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_float32_input_matches_float64(data):
+    F, y, _ = data
+    head32 = NCMHead().fit(F.astype(np.float32), y)
+    head64 = NCMHead().fit(F, y)
+    assert head32.centroids_.dtype == np.float32
+    np.testing.assert_allclose(head32.centroids_, head64.centroids_, atol=1e-5)
+
+
+def test_many_rows_span_several_chunks(rng):
+    y = rng.integers(0, 3, size=2500)
+    F = rng.normal(size=(2500, 3)) + y[:, None]
+    head = NCMHead().fit(F, y)
+    Fn = _cl2n(F, F.mean(axis=0))
+    centroids = np.stack([Fn[y == c].mean(axis=0) for c in range(3)])
+    np.testing.assert_allclose(head.centroids_, centroids, atol=1e-12)
+
+
+def test_bad_metric():
+    with pytest.raises(ValueError, match="'metric'"):
+        NCMHead(metric="manhattan").fit(np.eye(2), [0, 1])

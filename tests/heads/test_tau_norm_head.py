@@ -1,0 +1,55 @@
+"""TauNormHead against hand-computed numbers."""
+
+import numpy as np
+import pytest
+
+from ltsk.heads import TauNormHead
+
+W2 = np.array([[3.0, 4.0], [0.0, 2.0]])  # row norms 5 and 2
+F2 = np.array([[1.0, 1.0], [2.0, -1.0]])
+
+
+def test_tau_one_hand_example():
+    head = TauNormHead(tau=1.0).fit(F2, [0, 1], coef=W2, intercept=[10.0, -10.0])
+    np.testing.assert_allclose(head.coef_, [[0.6, 0.8], [0.0, 1.0]])
+    np.testing.assert_array_equal(head.intercept_, [0.0, 0.0])
+    # Scores: row 1 (1.4, 1.0), row 2 (0.4, -1.0); bias dropped.
+    np.testing.assert_allclose(head.decision_function(F2), [-0.4, -1.4])
+    np.testing.assert_array_equal(head.predict(F2), [0, 0])
+
+
+def test_tau_half_hand_example():
+    head = TauNormHead(tau=0.5).fit(F2, [0, 1], coef=W2, intercept=[1.0, 1.0])
+    s5 = np.sqrt(5.0)
+    np.testing.assert_allclose(head.coef_, [[3 / s5, 4 / s5], [0.0, np.sqrt(2.0)]])
+    expected = np.array([np.sqrt(2.0) - 7 / s5, -np.sqrt(2.0) - 2 / s5])
+    np.testing.assert_allclose(head.decision_function(F2), expected)
+
+
+def test_tau_zero_keeps_weights_and_drops_bias(rng):
+    F = rng.normal(size=(20, 4))
+    W = rng.normal(size=(3, 4))
+    y = np.arange(20) % 3
+    head = TauNormHead(tau=0.0).fit(F, y, coef=W, intercept=[5.0, -1.0, 2.0])
+    np.testing.assert_allclose(head.decision_function(F), F @ W.T)
+
+
+def test_zero_norm_row_gives_no_nan(rng):
+    F = rng.normal(size=(9, 2))
+    W = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 3.0]])
+    head = TauNormHead(tau=1.0).fit(F, np.arange(9) % 3, coef=W)
+    assert np.all(np.isfinite(head.coef_))
+    np.testing.assert_array_equal(head.coef_[1], [0.0, 0.0])
+    assert np.all(np.isfinite(head.predict_proba(F)))
+
+
+def test_without_coef_normalises_its_own_joint_classifier(rng):
+    y = np.repeat([0, 1, 2], [60, 20, 6])
+    F = rng.normal(size=(86, 3)) + 3.0 * np.eye(3)[y]
+    head = TauNormHead(tau=1.0).fit(F, y)
+    np.testing.assert_allclose(np.linalg.norm(head.coef_, axis=1), 1.0)
+
+
+def test_negative_tau_is_rejected():
+    with pytest.raises(ValueError, match="tau"):
+        TauNormHead(tau=-0.5).fit(F2, [0, 1], coef=W2)
