@@ -11,7 +11,6 @@ from ltsk.plotting._base import (
     _estimator_name,
     _estimator_train_counts,
     _get_axes,
-    _train_counts,
 )
 from ltsk.utils._validation import check_class_counts
 
@@ -230,11 +229,20 @@ class WeightNormDisplay:
             )
         if class_counts is None:
             labels, counts = _estimator_train_counts(estimator)
+            counts = _align_counts(labels, counts, classes)
         elif isinstance(class_counts, Mapping):
-            labels, counts = _train_counts(class_counts, None)
+            counts = check_class_counts(
+                list(class_counts.values()), name="class_counts"
+            )
+            counts = _align_counts(list(class_counts), counts, classes)
         else:
-            labels, counts = _train_counts(class_counts, classes)
-        counts = _align_counts(labels, counts, classes)
+            counts = check_class_counts(class_counts, name="class_counts")
+            if counts.shape != classes.shape:
+                raise ValueError(
+                    f"class_counts has {counts.shape[0]} counts but the estimator "
+                    f"has {classes.shape[0]} classes; give one count per entry of "
+                    "its classes_, or a dict {label: count}."
+                )
         name = _estimator_name(estimator) if name is None else name
         display = cls(
             np.linalg.norm(coef, axis=1),

@@ -1,0 +1,66 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ltsk.plotting import (
+    PerClassAccuracyDisplay,
+    ShotAccuracyDisplay,
+    WeightNormDisplay,
+)
+
+HINT = r'pip install "ltsk\[plot\]"'
+
+
+@pytest.fixture
+def no_matplotlib(monkeypatch):
+    for name in [m for m in sys.modules if m.startswith("matplotlib")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+
+@pytest.mark.parametrize(
+    "display",
+    [
+        WeightNormDisplay([1.0, 2.0], [10, 5]),
+        ShotAccuracyDisplay([[0.5, 0.5, 0.5, 0.5]], method_names=["m"]),
+        PerClassAccuracyDisplay([0.5, 0.5], [10, 5]),
+    ],
+    ids=lambda d: type(d).__name__,
+)
+def test_plot_without_matplotlib_says_how_to_install(no_matplotlib, display):
+    with pytest.raises(ImportError, match=HINT) as info:
+        display.plot()
+    assert f"{type(display).__name__}.plot requires matplotlib" in str(info.value)
+    assert not hasattr(display, "ax_")
+
+
+def test_from_predictions_without_matplotlib(no_matplotlib):
+    with pytest.raises(ImportError, match=HINT):
+        ShotAccuracyDisplay.from_predictions(
+            ["a", "b"], ["a", "a"], train_counts={"a": 3, "b": 1}
+        )
+    with pytest.raises(ImportError, match=HINT):
+        PerClassAccuracyDisplay.from_predictions(
+            ["a", "b"], ["a", "a"], train_counts={"a": 3, "b": 1}
+        )
+
+
+def test_import_and_build_without_matplotlib():
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "from ltsk.plotting import WeightNormDisplay\n"
+        "d = WeightNormDisplay([1.0, 3.0], [5, 9])\n"
+        "print(d.norms.tolist(), 'matplotlib.pyplot' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["[1.0,", "3.0]", "False"]
+
+
+def test_values_are_kept_when_built_without_plotting():
+    display = PerClassAccuracyDisplay([[0.25, np.nan]], [4, 9], method_names=["m"])
+    assert display.accuracies.shape == (1, 2)
+    assert np.isnan(display.accuracies[0, 1])
