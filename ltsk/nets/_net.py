@@ -600,9 +600,12 @@ class LongTailNetClassifier(NeuralNetClassifier):
         shuffle = kwargs.pop("shuffle", training)
         drop_last = kwargs.pop("drop_last", False)
         draw = None
-        if training and (self.q != 1.0 or shuffle):
-            generator = torch.Generator()
+        # Also handed to the DataLoader, which otherwise draws its workers'
+        # base seed from torch's global generator (predict would change it).
+        generator = torch.Generator()
+        if training:
             generator.manual_seed(int(torch.randint(2**62, (1,)).item()))
+        if training and (self.q != 1.0 or shuffle):
             if self.q != 1.0:
                 draw = ClassAwareSampler(
                     dataset_labels(dataset), self.q, generator=generator
@@ -621,6 +624,7 @@ class LongTailNetClassifier(NeuralNetClassifier):
         )
         if batched:
             kwargs["collate_fn"] = pass_through
+        kwargs.setdefault("generator", generator)
         return DataLoader(root, batch_sampler=batch_sampler, **kwargs)
 
     def train_step_single(self, batch, **fit_params):
@@ -673,7 +677,8 @@ class LongTailNetClassifier(NeuralNetClassifier):
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
     def transform(self, X):
         """Penultimate (backbone) features, computed in eval mode.
