@@ -51,7 +51,13 @@ def _as_named(value, *, name, default_name, param, kind):
                 f"{param} must be a {kind} or a non-empty dict {{method name: "
                 f"{kind}}}, got an empty dict."
             )
-        return {str(key): item for key, item in value.items()}
+        named = {str(key): item for key, item in value.items()}
+        if len(named) != len(value):
+            raise ValueError(
+                f"the keys of {param} must stay distinct as strings (they label "
+                f"the methods), got {list(value)}."
+            )
+        return named
     return {default_name if name is None else str(name): value}
 
 

@@ -10,6 +10,7 @@ from ltsk.plotting._base import (
     _check_fitted,
     _estimator_name,
     _get_axes,
+    _import_pyplot,
     _shared_train_counts,
     _train_counts,
 )
@@ -254,6 +255,7 @@ class PerClassAccuracyDisplay:
         [[1.0, 0.0], [0.5, 1.0]]
         """
         class_labels, counts = _train_counts(train_counts, labels)
+        _import_pyplot(f"{cls.__name__}.from_predictions")  # fail before computing
         predictions = _as_named(
             y_pred,
             name=name,
@@ -329,6 +331,7 @@ class PerClassAccuracyDisplay:
         >>> display.lines_[0].get_xdata().tolist()
         [5.0, 25.0, 60.0]
         """
+        _import_pyplot(f"{cls.__name__}.from_estimator")  # fail before computing
         estimators = _as_named(
             estimator,
             name=name,

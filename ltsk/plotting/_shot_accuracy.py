@@ -11,6 +11,7 @@ from ltsk.plotting._base import (
     _check_fitted,
     _estimator_name,
     _get_axes,
+    _import_pyplot,
     _shared_train_counts,
 )
 
@@ -241,6 +242,7 @@ class ShotAccuracyDisplay:
         >>> display.scores.tolist()
         [[1.0, 0.0, 0.0, 0.333...], [0.5, 1.0, 0.5, 0.666...]]
         """
+        _import_pyplot(f"{cls.__name__}.from_predictions")  # fail before computing
         predictions = _as_named(
             y_pred,
             name=name,
@@ -332,6 +334,7 @@ class ShotAccuracyDisplay:
         >>> display.method_names
         ['plain', 'balanced']
         """
+        _import_pyplot(f"{cls.__name__}.from_estimator")  # fail before computing
         estimators = _as_named(
             estimator,
             name=name,

@@ -11,6 +11,7 @@ from ltsk.plotting._base import (
     _estimator_name,
     _estimator_train_counts,
     _get_axes,
+    _import_pyplot,
 )
 from ltsk.utils._validation import check_class_counts
 
@@ -208,6 +209,7 @@ class WeightNormDisplay:
         >>> display.line_.get_ydata().shape
         (3,)
         """
+        _import_pyplot(f"{cls.__name__}.from_estimator")  # fail before computing
         _check_fitted(estimator)
         part = _classifier_part(estimator)
         coef = getattr(part, "coef_", None)

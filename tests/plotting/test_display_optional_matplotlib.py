@@ -3,6 +3,7 @@ import sys
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from ltsk.plotting import (
     PerClassAccuracyDisplay,
@@ -36,15 +37,26 @@ def test_plot_without_matplotlib_says_how_to_install(no_matplotlib, display):
     assert not hasattr(display, "ax_")
 
 
-def test_from_predictions_without_matplotlib(no_matplotlib):
-    with pytest.raises(ImportError, match=HINT):
-        ShotAccuracyDisplay.from_predictions(
-            ["a", "b"], ["a", "a"], train_counts={"a": 3, "b": 1}
-        )
-    with pytest.raises(ImportError, match=HINT):
-        PerClassAccuracyDisplay.from_predictions(
-            ["a", "b"], ["a", "a"], train_counts={"a": 3, "b": 1}
-        )
+@pytest.mark.parametrize("display", [ShotAccuracyDisplay, PerClassAccuracyDisplay])
+def test_from_predictions_without_matplotlib(no_matplotlib, display):
+    match = f"{display.__name__}.from_predictions requires matplotlib.*{HINT}"
+    with pytest.raises(ImportError, match=match):
+        display.from_predictions(["a", "b"], ["a", "a"], train_counts={"a": 3, "b": 1})
+
+
+@pytest.mark.parametrize(
+    ("display", "args"),
+    [
+        (WeightNormDisplay, ()),
+        (ShotAccuracyDisplay, (np.ones((2, 1)), [0, 1])),
+        (PerClassAccuracyDisplay, (np.ones((2, 1)), [0, 1])),
+    ],
+)
+def test_from_estimator_fails_before_computing(no_matplotlib, display, args):
+    # the estimator is not even fitted: the missing dependency is reported first
+    match = f"{display.__name__}.from_estimator requires matplotlib.*{HINT}"
+    with pytest.raises(ImportError, match=match):
+        display.from_estimator(LogisticRegression(), *args)
 
 
 def test_import_and_build_without_matplotlib():

@@ -173,6 +173,10 @@ def test_from_predictions_errors():
         ShotAccuracyDisplay.from_predictions(
             Y_TRUE, {"m": Y_JOINT}, train_counts=COUNTS, name="x"
         )
+    with pytest.raises(ValueError, match="must stay distinct as strings"):
+        ShotAccuracyDisplay.from_predictions(
+            Y_TRUE, {1: Y_JOINT, "1": Y_TRUE}, train_counts=COUNTS
+        )
     with pytest.raises(ValueError, match="got an empty dict"):
         ShotAccuracyDisplay.from_predictions(Y_TRUE, {}, train_counts=COUNTS)
     with pytest.raises(ValueError, match="not in train_counts"):
