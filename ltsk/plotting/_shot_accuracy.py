@@ -179,7 +179,13 @@ class ShotAccuracyDisplay:
                 self.na_texts_.append(text)
         self.ax_.set_xticks(groups, _GROUP_TITLES)
         self.ax_.set(ylim=(0, 1.05), ylabel="Accuracy (mean per-class recall)")
-        self.ax_.legend()
+        # above the axes: bars of high accuracy would hide under an inner legend
+        self.ax_.legend(
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+            ncols=min(n_methods, 4),
+            frameon=False,
+        )
         return self
 
     @classmethod
