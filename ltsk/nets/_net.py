@@ -12,7 +12,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 from sklearn.base import _fit_context
-from sklearn.utils import check_random_state
+from sklearn.utils import TransformerTags, check_random_state
 from sklearn.utils._param_validation import (
     Interval,
     Options,
@@ -306,9 +306,15 @@ class LongTailNetClassifier(NeuralNetClassifier):
                 ),
             ),
         )
-        if self.progress_bar:
+        # get_params reads this property, so a bad value must not raise here.
+        if getattr(self, "progress_bar", False) is True:
             callbacks.append(("progress_bar", ProgressBar()))
         return callbacks
+
+    def _get_param_names(self):
+        # skorch lists its internal ``_params_to_validate`` as a parameter;
+        # __init__ rebuilds it from the ``prefix__name`` arguments anyway.
+        return [n for n in super()._get_param_names() if n != "_params_to_validate"]
 
     @property
     def classes_(self) -> np.ndarray:
@@ -325,6 +331,8 @@ class LongTailNetClassifier(NeuralNetClassifier):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         tags.input_tags.allow_nan = False
+        # transform() gives features, so the net is also a transformer.
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float32"])
         return tags
 
     # ------------------------------------------------------------------ #
@@ -702,6 +710,21 @@ class LongTailNetClassifier(NeuralNetClassifier):
                 Xi, _ = unpack_data(batch)
                 features.append(self.module_.features(to_tensor(Xi, self.device)).cpu())
         return torch.cat(features).numpy().astype(np.float32, copy=False)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit the net, then return the features of ``X`` (see :meth:`transform`).
+
+        Parameters
+        ----------
+        X : array-like or torch Dataset
+        y : array-like of shape (n_samples,), default=None
+        **fit_params : dict
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_features), dtype float32
+        """
+        return self.fit(X, y, **fit_params).transform(X)
 
     def _final_layer(self) -> tuple[np.ndarray, np.ndarray]:
         self.check_is_fitted()
