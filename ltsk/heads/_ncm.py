@@ -134,8 +134,12 @@ class NCMHead(BaseHead):
 
     def _fit(self, F, y, counts, coef, intercept):
         if self.normalize:
-            # BLAS matrix-vector product: a fast, blocked-accurate column sum.
-            self.mean_ = (np.ones(F.shape[0], dtype=F.dtype) @ F) / F.shape[0]
+            # Column sums per block, accumulated in float64: as fast as one
+            # F.sum pass, without float32 round-off growing with n_samples.
+            total = np.zeros(F.shape[1])
+            for start in range(0, F.shape[0], 8 * _CHUNK_ROWS):
+                total += F[start : start + 8 * _CHUNK_ROWS].sum(axis=0)
+            self.mean_ = (total / F.shape[0]).astype(F.dtype)
             self.centroids_ = _class_means(F, y, counts, self.mean_)
         else:
             self.mean_ = np.zeros(F.shape[1], dtype=F.dtype)
