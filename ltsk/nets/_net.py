@@ -420,7 +420,8 @@ class LongTailNetClassifier(NeuralNetClassifier):
             if reset and hasattr(self, "n_features_in_"):
                 del self.n_features_in_
             X = EncodedDataset(X, encoded)
-            probe = next(iter(DataLoader(X, batch_size=min(2, len(X)))))[0]
+            loader = DataLoader(X, batch_size=2, generator=torch.Generator())
+            probe = next(iter(loader))[0]
         else:
             if y is None:
                 raise ValueError(
@@ -428,7 +429,7 @@ class LongTailNetClassifier(NeuralNetClassifier):
                     "target y is None."
                 )
             n_samples = _num_samples(X)
-            labels = np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()
+            labels = np.asarray(y)
             if labels.ndim >= 1 and labels.shape[0] != n_samples:
                 raise ValueError(
                     "X and y have inconsistent numbers of samples: X has "
