@@ -111,10 +111,10 @@ def main():
     # 2. images: SmallCNN on 1x28x28
     Xi = rng.normal(size=(n_img, 1, 28, 28)).astype(np.float32)
     yi = long_tailed_labels(n_img, 10, 100, rng)
-    cnn_params = {"module__channels": (32, 64, 128)}
+    cnn_params = {"module__channels": (16, 32, 128)}
     ours, _ = net_epochs(SmallCNN, cnn_params, Xi, yi, 128, 1e-3, epochs)
     theirs = plain_epochs(
-        lambda: SmallCNN((32, 64, 128)), Xi, yi, 10, 128, 1e-3, epochs
+        lambda: SmallCNN((16, 32, 128)), Xi, yi, 10, 128, 1e-3, epochs
     )
     report(f"SmallCNN epoch, n={n_img}", ours[1:], theirs[1:], 1.15)
     q0, net = net_epochs(SmallCNN, cnn_params, Xi, yi, 128, 1e-3, epochs, q=0.0)
