@@ -3,49 +3,11 @@ from collections import Counter
 import numpy as np
 import pytest
 from imblearn.pipeline import make_pipeline
-from imblearn.utils.estimator_checks import estimator_checks_generator
 from numpy.testing import assert_array_equal
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GridSearchCV
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ltsk.sampling import PowerLawSampler
-
-# Checks PowerLawSampler cannot pass, with the reason. Empty on purpose: a new
-# entry needs a reason a reviewer would accept.
-EXPECTED_FAILED_CHECKS: dict[str, str] = {}
-
-
-def _expected_failed(estimator):
-    return EXPECTED_FAILED_CHECKS
-
-
-@parametrize_with_checks(
-    [PowerLawSampler(random_state=0)], expected_failed_checks=_expected_failed
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
-
-
-def _imblearn_checks():
-    # imblearn's own parametrize_with_checks hands pytest a generator, which
-    # pytest deprecates; build the same (estimator, check) list here.
-    for q in (0.0, 0.5):
-        sampler = PowerLawSampler(q=q, random_state=0)
-        yield from estimator_checks_generator(
-            sampler, expected_failed_checks=EXPECTED_FAILED_CHECKS, mark="xfail"
-        )
-
-
-def _check_id(value):
-    if isinstance(value, PowerLawSampler):
-        return f"q={value.q}"
-    return getattr(value, "func", value).__name__
-
-
-@pytest.mark.parametrize("estimator, check", list(_imblearn_checks()), ids=_check_id)
-def test_imblearn_compatible(estimator, check):
-    check(estimator)
 
 
 def _long_tailed(counts, labels=None):

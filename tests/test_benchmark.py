@@ -1,0 +1,141 @@
+import json
+
+import numpy as np
+import pytest
+
+from ltsk.benchmark import (
+    DATASETS,
+    TAU_GRID,
+    choose_on_validation,
+    load_protocol,
+    run_benchmark,
+)
+from ltsk.benchmark._cli import build_parser, main
+from ltsk.heads import TauNormHead
+
+EXPECTED_METHODS = [
+    "Joint (CE, q=1)",
+    "cRT",
+    "NCM",
+    "LWS",
+    "tau-norm",
+    "LA post-hoc",
+    "Joint + focal (gamma=2)",
+    "Joint + class-balanced",
+    "Joint + LA loss (tau=1)",
+    "Joint, q=0 (class-balanced)",
+    "Joint, q=1/2 (square-root)",
+    "BalancedRandomForest (raw)",
+]
+
+
+def test_tau_grid_is_zero_to_two_in_steps_of_a_tenth():
+    assert len(TAU_GRID) == 21
+    np.testing.assert_allclose(TAU_GRID, np.arange(21) / 10)
+
+
+def test_unknown_dataset_lists_the_known_ones(capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        build_parser().parse_args(["--dataset", "imagenet-lt"])
+    assert excinfo.value.code == 2
+    err = capsys.readouterr().err
+    for name in DATASETS:
+        assert name in err
+
+
+def test_load_protocol_rejects_unknown_names():
+    with pytest.raises(ValueError, match="known datasets: .*digits-lt"):
+        load_protocol("imagenet-lt")
+
+
+@pytest.mark.parametrize(
+    "argv", [["--imbalance-ratio", "0.5"], ["--epochs", "0"], ["--epochs", "x"]]
+)
+def test_bad_numbers_are_rejected(argv, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+    assert "argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "dataset, expected",
+    [
+        ("letter-lt", "letter-recognition.data"),
+        ("shuttle", "shuttle.trn"),
+        ("fashion-mnist-lt", "train-images-idx3-ubyte.gz"),
+    ],
+)
+def test_missing_files_give_a_message_naming_the_path(
+    dataset, expected, tmp_path, capsys
+):
+    code = main(["--dataset", dataset, "--data-home", str(tmp_path), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    assert str(tmp_path) in err
+    assert "Traceback" not in err
+
+
+def test_digits_protocol_splits_are_disjoint_and_balanced():
+    protocol = load_protocol("digits-lt", seed=0)
+    train_counts = np.array(list(protocol.train_counts.values()))
+    assert train_counts.max() / train_counts.min() >= 15
+    for y in (protocol.y_val, protocol.y_test):
+        _, counts = np.unique(y, return_counts=True)
+        assert counts.max() - counts.min() <= 1
+    rows = {
+        name: {r.tobytes() for r in X}
+        for name, X in [
+            ("train", protocol.X_train),
+            ("val", protocol.X_val),
+            ("test", protocol.X_test),
+        ]
+    }
+    # digits has a few duplicated images; the splits must not share more.
+    assert len(rows["val"] & rows["test"]) <= 2
+    assert len(rows["train"] & rows["test"]) <= 2
+    assert protocol.X_train.dtype == np.float32
+    assert protocol.X_train.max() <= 1.0
+
+
+def test_choose_on_validation_picks_the_best_validation_score(rng):
+    F_train = rng.normal(size=(300, 4))
+    y_train = np.repeat([0, 1, 2], [200, 80, 20])
+    F_train[np.arange(300), y_train] += 2.0
+    F_val = rng.normal(size=(90, 4))
+    y_val = np.repeat([0, 1, 2], 30)
+    F_val[np.arange(90), y_val] += 2.0
+    value, head, scores = choose_on_validation(
+        lambda tau: TauNormHead(tau=tau), TAU_GRID, F_train, y_train, F_val, y_val
+    )
+    assert len(scores) == len(TAU_GRID)
+    assert scores[TAU_GRID.index(value)] == max(scores)
+    assert head.tau == value
+
+
+def test_choices_never_depend_on_the_test_labels():
+    protocol = load_protocol("digits-lt", seed=0)
+    protocol.epochs = 2
+    first = run_benchmark(protocol, methods="decoupled", progress=False)
+    protocol.y_test = np.random.default_rng(0).permutation(protocol.y_test)
+    second = run_benchmark(protocol, methods="decoupled", progress=False)
+    chosen = [[row["chosen"] for row in r["rows"]] for r in (first, second)]
+    assert chosen[0] == chosen[1]
+    assert any(c for c in chosen[0])
+
+
+def test_end_to_end_one_epoch(tmp_path, capsys):
+    out, plot = tmp_path / "results.json", tmp_path / "figure.png"
+    code = main(["--epochs", "1", "--out", str(out), "--plot", str(plot), "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    results = json.loads(out.read_text())
+    assert [row["method"] for row in results["rows"]] == EXPECTED_METHODS
+    for row in results["rows"]:
+        assert row["method"] in printed
+        assert 0.0 <= row["all"] <= 1.0
+        assert row["fit_seconds"] >= 0.0
+    assert results["protocol"]["dataset"] == "digits-lt"
+    assert results["protocol"]["n_val"] + results["protocol"]["n_test"] > 0
+    assert "machine" in results
+    assert plot.stat().st_size > 10_000
