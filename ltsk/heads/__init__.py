@@ -5,6 +5,8 @@
 - :class:`TauNormHead` - joint weights divided by their norm to the power tau.
 - :class:`LWSHead` - learnable per-class scales on the joint weights.
 - :class:`LogitAdjustedHead` - post-hoc logit adjustment by the class priors.
+- :func:`tau_path` - score a tau-norm or logit-adjusted head for a grid of tau
+  with one matrix product.
 
 Every head is a scikit-learn classifier with ``fit(F, y, *, coef=None,
 intercept=None, classes=None)``, where ``coef``/``intercept`` are the jointly
@@ -16,5 +18,13 @@ from ltsk.heads._logit_adjusted import LogitAdjustedHead
 from ltsk.heads._lws import LWSHead
 from ltsk.heads._ncm import NCMHead
 from ltsk.heads._tau_norm import TauNormHead
+from ltsk.heads._tau_path import tau_path
 
-__all__ = ["CRTHead", "LWSHead", "LogitAdjustedHead", "NCMHead", "TauNormHead"]
+__all__ = [
+    "CRTHead",
+    "LWSHead",
+    "LogitAdjustedHead",
+    "NCMHead",
+    "TauNormHead",
+    "tau_path",
+]

@@ -78,3 +78,5 @@ class LogitAdjustedHead(LinearHead):
         log_prior = np.zeros(counts.shape[0])
         log_prior[present] = np.log(counts[present] / counts.sum())
         self._set_linear(coef, intercept - self.tau * log_prior)
+        # scores(tau) = F @ coef.T + intercept - tau * log_prior, for tau_path.
+        self._path_terms = (coef, intercept, None, -log_prior)

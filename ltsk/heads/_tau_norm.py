@@ -84,3 +84,7 @@ class TauNormHead(LinearHead):
         nonzero = norms > 0
         scale[nonzero] = norms[nonzero] ** -self.tau
         self._set_linear(coef * scale[:, None], np.zeros_like(norms))
+        # scores(tau) = (F @ coef.T) * scale_base**tau, for ltsk.heads.tau_path.
+        scale_base = np.ones_like(norms)
+        scale_base[nonzero] = 1.0 / norms[nonzero]
+        self._path_terms = (coef, np.zeros_like(norms), scale_base, None)
