@@ -6,7 +6,7 @@ import pytest
 from ltsk.benchmark import (
     DATASETS,
     TAU_GRID,
-    choose_on_validation,
+    choose_tau,
     load_protocol,
     run_benchmark,
 )
@@ -44,7 +44,7 @@ def test_unknown_dataset_lists_the_known_ones(capsys):
 
 
 def test_load_protocol_rejects_unknown_names():
-    with pytest.raises(ValueError, match="known datasets: .*digits-lt"):
+    with pytest.raises(ValueError, match=r"known datasets: .*digits-lt"):
         load_protocol("imagenet-lt")
 
 
@@ -98,19 +98,19 @@ def test_digits_protocol_splits_are_disjoint_and_balanced():
     assert protocol.X_train.max() <= 1.0
 
 
-def test_choose_on_validation_picks_the_best_validation_score(rng):
+def test_choose_tau_picks_the_best_validation_score(rng):
     F_train = rng.normal(size=(300, 4))
     y_train = np.repeat([0, 1, 2], [200, 80, 20])
     F_train[np.arange(300), y_train] += 2.0
     F_val = rng.normal(size=(90, 4))
     y_val = np.repeat([0, 1, 2], 30)
     F_val[np.arange(90), y_val] += 2.0
-    value, head, scores = choose_on_validation(
-        lambda tau: TauNormHead(tau=tau), TAU_GRID, F_train, y_train, F_val, y_val
-    )
+    value, head, scores = choose_tau(TauNormHead(), F_train, y_train, F_val, y_val)
     assert len(scores) == len(TAU_GRID)
     assert scores[TAU_GRID.index(value)] == max(scores)
     assert head.tau == value
+    refit = TauNormHead(tau=value).fit(F_train, y_train)
+    np.testing.assert_array_equal(head.predict(F_val), refit.predict(F_val))
 
 
 def test_choices_never_depend_on_the_test_labels():

@@ -12,13 +12,13 @@ Run ``python -m ltsk.benchmark --help`` for the options and data sets.
 """
 
 from ltsk.benchmark._protocols import DATASETS, Protocol, load_protocol
-from ltsk.benchmark._run import TAU_GRID, choose_on_validation, run_benchmark
+from ltsk.benchmark._run import TAU_GRID, choose_tau, run_benchmark
 
 __all__ = [
     "DATASETS",
     "TAU_GRID",
     "Protocol",
-    "choose_on_validation",
+    "choose_tau",
     "load_protocol",
     "run_benchmark",
 ]
