@@ -11,8 +11,11 @@ Public API map
   :class:`TauNormHead`, :class:`LWSHead`, :class:`LogitAdjustedHead`.
 - :class:`LongTailNetClassifier` - a skorch network trained jointly with
   class-aware sampling and the long-tail losses (needs torch).
-- Subpackages: :mod:`ltsk.sampling`, :mod:`ltsk.losses`, :mod:`ltsk.nets`,
-  :mod:`ltsk.heads`, :mod:`ltsk.metrics`, :mod:`ltsk.datasets`.
+- Subpackages, in the order data flows through them: :mod:`ltsk.sampling`,
+  :mod:`ltsk.losses`, :mod:`ltsk.nets`, :mod:`ltsk.heads`, :mod:`ltsk.metrics`,
+  :mod:`ltsk.plotting`; around them :mod:`ltsk.datasets`,
+  :mod:`ltsk.model_selection` (:class:`LongTailStratifiedKFold`) and
+  :mod:`ltsk.benchmark` (``python -m ltsk.benchmark``).
 
 Names are imported on first use, so ``import ltsk`` does not import torch.
 """
@@ -29,6 +32,7 @@ _LAZY = {
     "LWSHead": "ltsk.heads",
     "LogitAdjustedHead": "ltsk.heads",
     "LongTailNetClassifier": "ltsk.nets",
+    "LongTailStratifiedKFold": "ltsk.model_selection",
 }
 
 __all__ = [*_LAZY, "__version__"]

@@ -5,3 +5,23 @@ import pytest
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op torch thread per test (when torch is already imported).
+
+    The nets in the tests are tiny: with several intra-op threads on a shared
+    2-core machine (or next to a second pytest-xdist worker), thread hand-offs
+    cost 10-50x the arithmetic.
+    """
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -10,11 +10,21 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ltsk import DecoupledClassifier
 from ltsk.heads import CRTHead, LogitAdjustedHead, LWSHead, NCMHead, TauNormHead
+from ltsk.nets import MLP, LongTailNetClassifier
 from ltsk.sampling import PowerLawSampler
 
 # {estimator class name: {check name: reason}}. Empty on purpose: a new entry
 # needs a reason a reviewer would accept.
-EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
+EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
+    "LongTailNetClassifier": {
+        "check_no_attributes_set_in_init": (
+            "skorch's NeuralNet.__init__ sets history_, initialized_ and "
+            "virtual_params_, and stores prefix__name arguments "
+            "(module__hidden_units) that are parameters but not in the "
+            "signature: inherent to skorch."
+        ),
+    },
+}
 
 
 def _expected_failed(estimator):
@@ -33,9 +43,15 @@ ESTIMATORS = [
     DecoupledClassifier(head="ncm"),
     DecoupledClassifier(head=TauNormHead(tau=0.5)),
     PowerLawSampler(random_state=0),
+    LongTailNetClassifier(
+        MLP, module__hidden_units=(16,), lr=0.05, max_epochs=15, batch_size=32
+    ),
 ]
 
 
+# check_set_params fuzzes every parameter at once (callbacks=-inf, ...), which
+# skorch's own set_params rejects; it only warns about that.
+@pytest.mark.filterwarnings("ignore:.*occurred during set_params:UserWarning")
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -4,9 +4,24 @@
   and per-sample weights that realise it.
 - :class:`PowerLawSampler`: an imbalanced-learn sampler that resamples a data
   set to class sizes proportional to n_j^q.
+- :class:`ClassAwareSampler`: a torch ``Sampler`` drawing indices with class
+  probabilities p_j (imported on first use, so this package needs no torch).
 """
 
 from ltsk.sampling._power_law import PowerLawSampler
 from ltsk.sampling._probabilities import class_sampling_probabilities, sample_weights
 
-__all__ = ["PowerLawSampler", "class_sampling_probabilities", "sample_weights"]
+__all__ = [
+    "ClassAwareSampler",
+    "PowerLawSampler",
+    "class_sampling_probabilities",
+    "sample_weights",
+]
+
+
+def __getattr__(name):
+    if name == "ClassAwareSampler":
+        from ltsk.sampling._torch import ClassAwareSampler
+
+        return ClassAwareSampler
+    raise AttributeError(f"module 'ltsk.sampling' has no attribute {name!r}")

@@ -54,7 +54,7 @@ class ClassAwareSampler(torch.utils.data.Sampler[int]):
     Examples
     --------
     >>> import torch
-    >>> from ltsk.sampling._torch import ClassAwareSampler
+    >>> from ltsk.sampling import ClassAwareSampler
     >>> sampler = ClassAwareSampler([0, 0, 0, 1], q=0.0,
     ...                             generator=torch.Generator().manual_seed(0))
     >>> sampler.class_probabilities
