@@ -20,48 +20,15 @@ import time
 
 import numpy as np
 import torch
-from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
-from ltsk.nets import MLP, LongTailNetClassifier, SmallCNN
+from ltsk.benchmark._speed import net_epoch_times, plain_epoch_times
+from ltsk.nets import MLP, SmallCNN
 
 
 def long_tailed_labels(n_samples, n_classes, rho, rng):
     counts = np.floor(n_samples * (1 / rho) ** (np.arange(n_classes) / (n_classes - 1)))
     probs = counts / counts.sum()
     return rng.choice(n_classes, size=n_samples, p=probs)
-
-
-def plain_epochs(backbone_factory, X, y, n_classes, batch_size, lr, epochs):
-    """Per-epoch wall times of a hand-written torch training loop."""
-    backbone = backbone_factory()
-    with torch.no_grad():
-        n_features = backbone.eval()(torch.as_tensor(X[:2])).shape[1]
-    model = nn.Sequential(backbone, nn.Linear(n_features, n_classes)).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loader = DataLoader(
-        TensorDataset(torch.as_tensor(X), torch.as_tensor(y)),
-        batch_size=batch_size,
-        shuffle=True,
-    )
-    times = []
-    for _ in range(epochs):
-        start = time.perf_counter()
-        for xb, yb in loader:
-            optimizer.zero_grad()
-            loss = nn.functional.cross_entropy(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def net_epochs(module, params, X, y, batch_size, lr, epochs, q=1.0):
-    """Per-epoch durations recorded by skorch's EpochTimer."""
-    net = LongTailNetClassifier(
-        module, q=q, lr=lr, batch_size=batch_size, max_epochs=epochs, **params
-    ).fit(X, y)
-    return list(net.history[:, "dur"]), net
 
 
 def median_ratio(a, b):
@@ -102,22 +69,21 @@ def main():
     X = rng.normal(size=(n_tab, 54)).astype(np.float32)
     y = long_tailed_labels(n_tab, 7, 100, rng)
     mlp_params = {"module__hidden_units": (256, 128)}
-    ours, _ = net_epochs(MLP, mlp_params, X, y, 128, 1e-3, epochs)
-    theirs = plain_epochs(lambda: MLP((256, 128)), X, y, 7, 128, 1e-3, epochs)
+    common = dict(batch_size=128, lr=1e-3, epochs=epochs)
+    ours, _ = net_epoch_times(MLP, X, y, **common, **mlp_params)
+    theirs = plain_epoch_times(MLP((256, 128)), X, y, 7, **common)
     report(f"MLP epoch, n={n_tab}", ours[1:], theirs[1:], 1.15)
-    q0, _ = net_epochs(MLP, mlp_params, X, y, 128, 1e-3, epochs, q=0.0)
+    q0, _ = net_epoch_times(MLP, X, y, q=0.0, **common, **mlp_params)
     report("MLP epoch, q=0 vs q=1", q0[1:], ours[1:], 1.05)
 
     # 2. images: SmallCNN on 1x28x28
     Xi = rng.normal(size=(n_img, 1, 28, 28)).astype(np.float32)
     yi = long_tailed_labels(n_img, 10, 100, rng)
     cnn_params = {"module__channels": (16, 32, 128)}
-    ours, _ = net_epochs(SmallCNN, cnn_params, Xi, yi, 128, 1e-3, epochs)
-    theirs = plain_epochs(
-        lambda: SmallCNN((16, 32, 128)), Xi, yi, 10, 128, 1e-3, epochs
-    )
+    ours, _ = net_epoch_times(SmallCNN, Xi, yi, **common, **cnn_params)
+    theirs = plain_epoch_times(SmallCNN((16, 32, 128)), Xi, yi, 10, **common)
     report(f"SmallCNN epoch, n={n_img}", ours[1:], theirs[1:], 1.15)
-    q0, net = net_epochs(SmallCNN, cnn_params, Xi, yi, 128, 1e-3, epochs, q=0.0)
+    q0, net = net_epoch_times(SmallCNN, Xi, yi, q=0.0, **common, **cnn_params)
     report("SmallCNN epoch, q=0 vs q=1", q0[1:], ours[1:], 1.05)
 
     # 3. transform vs a plain no_grad batched forward of the same backbone

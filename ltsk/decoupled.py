@@ -2,6 +2,7 @@
 
 import hashlib
 import inspect
+import pickle
 from typing import ClassVar
 
 import joblib
@@ -42,6 +43,22 @@ def _transform(extractor, X, extractor_key, X_key):
     # identify them, and computing them ourselves is several times faster than
     # joblib's own hashing of a large array.
     return extractor.transform(X)
+
+
+def _extractor_key(extractor):
+    """Content digest of the extractor's pickled state.
+
+    ``joblib.hash`` cannot hash a fitted torch optimizer (its state is keyed by
+    parameter tensors, which it tries to sort), so hash the pickle instead.
+    """
+    try:
+        payload = pickle.dumps(extractor, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        raise TypeError(
+            "memory caches features by the extractor's pickled state, but the "
+            f"extractor ({type(extractor).__name__}) cannot be pickled: {exc}"
+        ) from exc
+    return hashlib.sha1(payload, usedforsecurity=False).hexdigest()
 
 
 def _fingerprint(X):
@@ -176,7 +193,7 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         else:
             cached = memory.cache(_transform, ignore=["extractor", "X"])
             features = cached(
-                self.extractor, X, joblib.hash(self.extractor), _fingerprint(X)
+                self.extractor, X, _extractor_key(self.extractor), _fingerprint(X)
             )
         features = np.asarray(features)
         if features.ndim != 2:

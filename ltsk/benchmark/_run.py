@@ -68,18 +68,27 @@ def choose_tau(head, F_train, y_train, F_val, y_val, *, grid=TAU_GRID, **fit_par
     return best_tau, head, scores
 
 
+_BACKBONES = {"mlp": "MLP", "small_cnn": "SmallCNN", "resnet32": "ResNet32"}
+
+
+def backbone_class(name):
+    """The ltsk backbone class of a protocol's ``backbone`` name (imports torch)."""
+    from ltsk import nets
+
+    return getattr(nets, _BACKBONES[name])
+
+
 def _make_net(protocol, *, seed, q=1.0, criterion=None, **params):
     import torch
     from skorch.callbacks import LRScheduler
     from torch.optim.lr_scheduler import CosineAnnealingLR
 
-    from ltsk.nets import MLP, LongTailNetClassifier, ResNet32, SmallCNN
+    from ltsk.nets import LongTailNetClassifier
 
-    backbones = {"mlp": MLP, "small_cnn": SmallCNN, "resnet32": ResNet32}
     if criterion is not None:
         params["criterion"] = criterion
     return LongTailNetClassifier(
-        backbones[protocol.backbone],
+        backbone_class(protocol.backbone),
         q=q,
         max_epochs=protocol.epochs,
         lr=protocol.lr,
