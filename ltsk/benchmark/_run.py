@@ -78,15 +78,21 @@ def backbone_class(name):
     return getattr(nets, _BACKBONES[name])
 
 
-def _make_net(protocol, *, seed, q=1.0, criterion=None, **params):
+def _make_net(protocol, *, seed, q=1.0, criterion=None, log=None, name="", **params):
     import torch
     from skorch.callbacks import LRScheduler
     from torch.optim.lr_scheduler import CosineAnnealingLR
 
+    from ltsk.benchmark._callbacks import EpochProgress
     from ltsk.nets import LongTailNetClassifier
 
     if criterion is not None:
         params["criterion"] = criterion
+    callbacks = [
+        ("cosine", LRScheduler(policy=CosineAnnealingLR, T_max=protocol.epochs))
+    ]
+    if log is not None and log.enabled:
+        callbacks.append(("progress", EpochProgress(log, name)))
     return LongTailNetClassifier(
         backbone_class(protocol.backbone),
         q=q,
@@ -96,9 +102,7 @@ def _make_net(protocol, *, seed, q=1.0, criterion=None, **params):
         optimizer=torch.optim.SGD,
         optimizer__momentum=0.9,
         optimizer__weight_decay=5e-4,
-        callbacks=[
-            ("cosine", LRScheduler(policy=CosineAnnealingLR, T_max=protocol.epochs))
-        ],
+        callbacks=callbacks,
         augment=protocol.augment,
         random_state=seed,
         **params,
@@ -245,7 +249,9 @@ def run_benchmark(protocol, *, seed=0, methods="all", speed=False, progress=True
 
     log(f"joint training: {protocol.backbone}, CE, q=1, {protocol.epochs} epochs")
     start = perf_counter()
-    net = _make_net(protocol, seed=seed).fit(protocol.X_train, protocol.y_train)
+    net = _make_net(protocol, seed=seed, log=log, name="joint").fit(
+        protocol.X_train, protocol.y_train
+    )
     joint_seconds = perf_counter() - start
     rows = [
         _row(
@@ -268,7 +274,7 @@ def run_benchmark(protocol, *, seed=0, methods="all", speed=False, progress=True
         for name, params in _joint_variants():
             log(f"joint training: {name}")
             start = perf_counter()
-            variant = _make_net(protocol, seed=seed, **params)
+            variant = _make_net(protocol, seed=seed, log=log, name=name, **params)
             variant.fit(protocol.X_train, protocol.y_train)
             rows.append(
                 _row(
