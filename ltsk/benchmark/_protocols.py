@@ -111,11 +111,24 @@ def _images(loader, n_max, *, val_per_class, many, few, epochs, lr, augment, bac
     return build
 
 
-def _standardise(parts):
-    scaler = StandardScaler().fit(parts["X_train"])
-    for key in ("X_train", "X_val", "X_test"):
-        parts[key] = scaler.transform(parts[key]).astype(np.float32)
-    return parts
+def _tabular(X_train, y_train, X_held, y_held, seed, **settings):
+    """Held-out split into validation/test; features standardised on training."""
+    X_val, y_val, X_test, y_test = _split_held_out(
+        X_held, y_held, val_per_class=None, seed=seed
+    )
+    scaler = StandardScaler().fit(X_train)
+    return dict(
+        X_train=scaler.transform(X_train).astype(np.float32),
+        y_train=y_train,
+        X_val=scaler.transform(X_val).astype(np.float32),
+        y_val=y_val,
+        X_test=scaler.transform(X_test).astype(np.float32),
+        y_test=y_test,
+        backbone="mlp",
+        many=100,
+        few=20,
+        **settings,
+    )
 
 
 def _letter(data_home, rho, seed):
@@ -124,52 +137,20 @@ def _letter(data_home, rho, seed):
         X, y, test_size=0.3, stratify=y, random_state=seed
     )
     X_train, y_train = datasets.make_long_tailed(
-        X_train,
-        y_train,
-        imbalance_ratio=rho,
-        class_order="shuffle",
-        random_state=seed,
+        X_train, y_train, imbalance_ratio=rho, class_order="shuffle", random_state=seed
     )
-    X_val, y_val, X_test, y_test = _split_held_out(
-        X_held, y_held, val_per_class=None, seed=seed
-    )
-    parts = dict(
-        X_train=X_train,
-        y_train=y_train,
-        X_val=X_val,
-        y_val=y_val,
-        X_test=X_test,
-        y_test=y_test,
-    )
-    return dict(
-        _standardise(parts),
-        backbone="mlp",
-        many=100,
-        few=20,
-        epochs=60,
-        lr=0.05,
-    )
+    return _tabular(X_train, y_train, X_held, y_held, seed, epochs=60, lr=0.05)
 
 
 def _shuttle(data_home, rho, seed):
     X_train, y_train = datasets.load_shuttle(data_home, subset="train")
     X_held, y_held = datasets.load_shuttle(data_home, subset="test")
-    X_val, y_val, X_test, y_test = _split_held_out(
-        X_held, y_held, val_per_class=None, seed=seed
-    )
-    parts = dict(
-        X_train=X_train,
-        y_train=y_train,
-        X_val=X_val,
-        y_val=y_val,
-        X_test=X_test,
-        y_test=y_test,
-    )
-    return dict(
-        _standardise(parts),
-        backbone="mlp",
-        many=100,
-        few=20,
+    return _tabular(
+        X_train,
+        y_train,
+        X_held,
+        y_held,
+        seed,
         epochs=10,
         lr=0.05,
         info={"note": "natural imbalance; --imbalance-ratio is ignored"},

@@ -28,7 +28,7 @@ class CRTHead(LinearHead):
         L2 penalty on the weights (not the bias), added to the weighted mean
         loss. Equivalent to scikit-learn's ``LogisticRegression(C=1 / (alpha *
         n_samples))`` for ``q=1``.
-    max_iter : int >= 1, default=200
+    max_iter : int >= 1, default=500
         Maximum number of L-BFGS iterations.
     tol : float > 0, default=1e-4
         L-BFGS stops when the largest gradient component is below ``tol``.
@@ -99,7 +99,7 @@ class CRTHead(LinearHead):
         "tol": [Interval(Real, 0, None, closed="neither")],
     }
 
-    def __init__(self, q=0.0, gamma=0.0, alpha=1e-4, max_iter=200, tol=1e-4):
+    def __init__(self, q=0.0, gamma=0.0, alpha=1e-4, max_iter=500, tol=1e-4):
         self.q = q
         self.gamma = gamma
         self.alpha = alpha

@@ -19,8 +19,12 @@ from ltsk.losses._weights import class_weights
 def _balanced(
     logits: Tensor, targets: Tensor, weight: Tensor, gamma: float, reduction: str
 ) -> Tensor:
+    # Weighted per-sample losses, then a plain mean over the N samples: the
+    # reference code's convention. Normalising by the batch's total weight
+    # instead (F.cross_entropy(weight=...)) lets a lone tail sample outweigh a
+    # whole batch under extreme imbalance, and training collapses.
     sample_weight = per_class_tensor(weight, logits)[targets]
-    return reduce_loss(focal_terms(logits, targets, gamma), reduction, sample_weight)
+    return reduce_loss(focal_terms(logits, targets, gamma) * sample_weight, reduction)
 
 
 def class_balanced_loss(
@@ -53,7 +57,7 @@ def class_balanced_loss(
         0 gives weighted softmax cross-entropy, > 0 weighted focal loss.
     reduction : {"mean", "sum", "none"}, default="mean"
         "none" returns :math:`w_{y_i} \ell_i`, "sum" their sum and "mean"
-        :math:`\sum_i w_{y_i} \ell_i / \sum_i w_{y_i}`.
+        their mean :math:`\frac{1}{N}\sum_i w_{y_i} \ell_i`.
 
     Returns
     -------
@@ -63,13 +67,14 @@ def class_balanced_loss(
     Notes
     -----
     The weights are ``class_weights(class_counts, "effective_number",
-    beta=beta)`` (Eq. (4) of [1]_, normalised to sum to C). The "mean"
-    convention is the weighted mean of ``F.cross_entropy(weight=w)``, which
-    this loss equals for ``gamma=0``; the reference code of [1]_ divides by
-    the number of samples instead, a per-batch rescaling.
+    beta=beta)`` (Eq. (4) of [1]_, normalised to sum to C). "mean" divides by
+    the number of samples, as the reference code of [1]_ does; it is not the
+    weighted mean of ``F.cross_entropy(weight=w)``, which divides by the
+    batch's total weight. That convention makes a batch holding one rare
+    sample as heavy as a batch of them, and under extreme imbalance (UCI
+    shuttle: 34108 against 6 samples) training collapses.
 
-    A class with count 0 gets weight 0 (see :func:`class_weights`); a batch
-    whose samples all have weight 0 has "mean" loss 0.
+    A class with count 0 gets weight 0 (see :func:`class_weights`).
 
     References
     ----------
@@ -107,7 +112,8 @@ class ClassBalancedLoss(LongTailLoss):
     gamma : float >= 0, default=0.0
         0 gives weighted cross-entropy, > 0 weighted focal loss.
     reduction : {"mean", "sum", "none"}, default="mean"
-        "mean" is :math:`\sum_i w_{y_i} \ell_i / \sum_i w_{y_i}`.
+        "mean" is :math:`\frac{1}{N}\sum_i w_{y_i} \ell_i`, as in the
+        reference code of [1]_.
 
     Attributes
     ----------

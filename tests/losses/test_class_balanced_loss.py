@@ -36,7 +36,10 @@ def test_gamma_zero_is_weighted_cross_entropy(batch, reduction):
     a = logits.clone().requires_grad_()
     b = logits.clone().requires_grad_()
     ours = class_balanced_loss(a, targets, COUNTS, beta=0.999, reduction=reduction)
-    ref = F.cross_entropy(b, targets, weight=weight, reduction=reduction)
+    # Weighted per-sample losses; "mean" divides by N (Cui et al.'s code).
+    per_sample = F.cross_entropy(b, targets, weight=weight, reduction="none")
+    reduce = {"none": lambda v: v, "sum": torch.sum, "mean": torch.mean}[reduction]
+    ref = reduce(per_sample)
     assert_close(ours, ref)
     ours.sum().backward()
     ref.sum().backward()
@@ -47,8 +50,19 @@ def test_module_equals_weighted_cross_entropy_float32(batch):
     logits, targets = batch
     logits = logits.float()
     criterion = ClassBalancedLoss(COUNTS)
-    ref = F.cross_entropy(logits, targets, weight=criterion.weight)
-    assert_close(criterion(logits, targets), ref)
+    ref = F.cross_entropy(logits, targets, weight=criterion.weight, reduction="sum")
+    assert_close(criterion(logits, targets), ref / len(targets))
+
+
+def test_mean_divides_by_the_number_of_samples_not_the_weights():
+    # One rare sample among common ones: torch's weighted mean would let it
+    # carry almost all of the loss; the reference convention keeps 1/N.
+    criterion = ClassBalancedLoss([10_000, 5], beta=0.9999)
+    logits = torch.zeros(4, 2)
+    targets = torch.tensor([0, 0, 0, 1])
+    w = criterion.weight
+    expected = torch.log(torch.tensor(2.0)) * (3 * w[0] + w[1]) / 4
+    assert_close(criterion(logits, targets), expected)
 
 
 @pytest.mark.parametrize("gamma", [0.5, 2.0])
@@ -60,7 +74,7 @@ def test_focal_form_against_reference(batch, gamma):
     w = class_weights(COUNTS, "effective_number", beta=0.99)[targets.numpy()]
     per_sample = -w * (1 - pt) ** gamma * np.log(pt)
     got = ClassBalancedLoss(COUNTS, beta=0.99, gamma=gamma).double()(logits, targets)
-    np.testing.assert_allclose(got.item(), per_sample.sum() / w.sum(), rtol=1e-6)
+    np.testing.assert_allclose(got.item(), per_sample.mean(), rtol=1e-6)
 
 
 def test_zero_count_class_has_zero_weight_and_stays_finite():
@@ -70,7 +84,7 @@ def test_zero_count_class_has_zero_weight_and_stays_finite():
     loss = criterion(logits, torch.tensor([0, 1, 2, 1]))
     loss.backward()
     assert torch.isfinite(loss) and torch.all(torch.isfinite(logits.grad))
-    # A batch made only of the weightless class: mean 0, not 0/0.
+    # A batch made only of the weightless class: mean 0.
     only = criterion(logits, torch.tensor([1, 1, 1, 1]))
     assert only.item() == 0.0
 
