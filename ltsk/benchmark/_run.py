@@ -88,6 +88,8 @@ def _make_net(protocol, *, seed, q=1.0, criterion=None, log=None, name="", **par
 
     if criterion is not None:
         params["criterion"] = criterion
+    for key, value in protocol.backbone_params.items():
+        params.setdefault(f"module__{key}", value)
     callbacks = [
         ("cosine", LRScheduler(policy=CosineAnnealingLR, T_max=protocol.epochs))
     ]
