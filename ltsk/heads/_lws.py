@@ -110,16 +110,17 @@ class LWSHead(LinearHead):
         remap = np.full(counts.shape[0], -1)
         remap[present] = np.arange(present.size)
         y_present = remap[y]
-        logits = F @ coef[present].T
-        logits += intercept[present]
+        # Class-major (C, n), the layout softmax_loss_grad is fast on.
+        logits = coef[present] @ F.T
+        logits += intercept[present][:, None]
         weights = sample_weights(y_present, self.q)
         weights /= weights.sum()
         alpha = self.alpha
 
         def objective(f: np.ndarray) -> tuple[float, np.ndarray]:
-            scaled = logits * f.astype(logits.dtype)
+            scaled = logits * f.astype(logits.dtype)[:, None]
             loss, grad_scaled = softmax_loss_grad(scaled, y_present, weights)
-            grad = np.einsum("ij,ij->j", grad_scaled, logits, dtype=np.float64)
+            grad = np.einsum("ji,ji->j", grad_scaled, logits, dtype=np.float64)
             grad += alpha * (f - 1.0)
             return loss + 0.5 * alpha * float(np.sum((f - 1.0) ** 2)), grad
 

@@ -45,12 +45,14 @@ def softmax_loss_grad(
     from :math:`\partial p_t / \partial z_j = p_t(\delta_{jy} - p_j)`.
 
     ``logits`` is overwritten (it becomes the gradient), so callers pass a
-    scratch array: this keeps one (n, C) buffer per evaluation.
+    scratch array: this keeps one buffer per evaluation. It is class-major,
+    shape (n_classes, n_samples): numpy reduces over the classes 20-30x faster
+    along axis 0 of that layout than along the short last axis of (n, C).
 
     Parameters
     ----------
-    logits : ndarray of shape (n_samples, n_classes)
-        Scratch array of logits, overwritten.
+    logits : ndarray of shape (n_classes, n_samples)
+        Scratch array of logits (class-major), overwritten.
     y : ndarray of shape (n_samples,)
         Encoded targets in ``0..n_classes-1``.
     weights : ndarray of shape (n_samples,)
@@ -62,17 +64,17 @@ def softmax_loss_grad(
     Returns
     -------
     loss : float
-    grad : ndarray of shape (n_samples, n_classes)
+    grad : ndarray of shape (n_classes, n_samples)
         Same array as ``logits``, now holding :math:`w_i\,\partial\ell_i/\partial z`.
     """
-    rows = np.arange(y.shape[0])
-    logits -= logits.max(axis=1, keepdims=True)
-    target = logits[rows, y].copy()
+    columns = np.arange(y.shape[0])
+    logits -= logits.max(axis=0)
+    target = logits[y, columns].copy()
     np.exp(logits, out=logits)
-    sum_exp = logits.sum(axis=1)
+    sum_exp = logits.sum(axis=0)
     log_pt = target - np.log(sum_exp)
-    logits /= sum_exp[:, None]
-    logits[rows, y] -= 1.0
+    logits /= sum_exp
+    logits[y, columns] -= 1.0
     if gamma == 0.0:
         losses = -log_pt
         scale = weights
@@ -89,7 +91,7 @@ def softmax_loss_grad(
         focal = one_minus**gamma
         losses = -focal * log_pt
         scale = weights * focal * (1.0 - gamma * p_t * ratio)
-    logits *= scale.astype(logits.dtype, copy=False)[:, None]
+    logits *= scale.astype(logits.dtype, copy=False)
     loss = float(np.dot(weights, losses.astype(np.float64, copy=False)))
     return loss, logits
 
@@ -207,16 +209,16 @@ def fit_multinomial(
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         W = x[:n_weights].reshape(n_classes, n_features).astype(dtype)
         b = x[n_weights:].astype(dtype)
-        logits = F @ W.T
-        logits += b
+        logits = W @ F.T
+        logits += b[:, None]
         loss, grad_logits = softmax_loss_grad(logits, y_present, weights, gamma)
         grad = np.empty_like(x)
         grad_W = grad[:n_weights].reshape(n_classes, n_features)
-        # F.T @ G, not G.T @ F: OpenBLAS is several times slower on the
-        # latter's (C, n) x (n, d) shape with a long inner dimension.
-        grad_W[:] = (F.T @ grad_logits).T
+        # F.T @ G.T, not G @ F: OpenBLAS is slower on the latter's (C, n) x
+        # (n, d) shape with a long inner dimension.
+        grad_W[:] = (F.T @ grad_logits.T).T
         grad_W += alpha * x[:n_weights].reshape(n_classes, n_features)
-        grad[n_weights:] = grad_logits.sum(axis=0)
+        grad[n_weights:] = grad_logits.sum(axis=1)
         loss += 0.5 * alpha * float(np.dot(x[:n_weights], x[:n_weights]))
         return loss, grad
 

@@ -23,7 +23,8 @@ def test_focal_gradient_matches_finite_differences(rng, gamma):
     y = rng.integers(0, 4, size=7)
     weights = rng.random(7)
     weights /= weights.sum()
-    loss, grad = softmax_loss_grad(logits.copy(), y, weights, gamma)
+    loss, grad = softmax_loss_grad(logits.T.copy(), y, weights, gamma)
+    grad = grad.T  # the solver works class-major
     assert loss == pytest.approx(_focal_reference(logits, y, weights, gamma))
     eps = 1e-6
     numeric = np.zeros_like(logits)
@@ -42,7 +43,8 @@ def test_gamma_zero_is_weighted_cross_entropy(rng):
     logits = rng.normal(size=(5, 3))
     y = np.array([0, 2, 1, 1, 0])
     weights = np.full(5, 0.2)
-    loss, grad = softmax_loss_grad(logits.copy(), y, weights, 0.0)
+    loss, grad = softmax_loss_grad(logits.T.copy(), y, weights, 0.0)
+    grad = grad.T
     p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     onehot = np.eye(3)[y]
     assert loss == pytest.approx(-np.mean(np.log(p[np.arange(5), y])))
@@ -53,7 +55,8 @@ def test_focal_finite_for_confident_and_wrong_predictions():
     logits = np.array([[100.0, -100.0], [-100.0, 100.0]])
     y = np.array([0, 0])
     for gamma in (0.5, 2.0):
-        loss, grad = softmax_loss_grad(logits.copy(), y, np.full(2, 0.5), gamma)
+        loss, grad = softmax_loss_grad(logits.T.copy(), y, np.full(2, 0.5), gamma)
+        grad = grad.T
         assert np.isfinite(loss) and np.all(np.isfinite(grad))
         # The confident correct sample contributes nothing; the wrong one
         # (p_t = e^-200, loss 200) pushes its true logit up.
