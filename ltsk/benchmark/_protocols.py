@@ -153,6 +153,11 @@ def _letter(data_home, rho, seed):
     )
 
 
+def _ratio(y):
+    counts = np.unique(y, return_counts=True)[1]
+    return round(float(counts.max() / counts.min()), 1)
+
+
 def _shuttle(data_home, rho, seed):
     X_train, y_train = datasets.load_shuttle(data_home, subset="train")
     X_held, y_held = datasets.load_shuttle(data_home, subset="test")
@@ -164,7 +169,10 @@ def _shuttle(data_home, rho, seed):
         seed,
         epochs=10,
         lr=0.05,
-        info={"note": "natural imbalance; --imbalance-ratio is ignored"},
+        info={
+            "note": "natural imbalance; --imbalance-ratio is ignored",
+            "imbalance_ratio": _ratio(y_train),
+        },
     )
 
 
