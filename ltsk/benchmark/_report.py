@@ -60,6 +60,9 @@ def write_json(path, results) -> None:
 def save_figure(path, figure_data) -> None:
     """Weight norms of the classifiers against class size, and per-class accuracy.
 
+    Drawn with :class:`~ltsk.plotting.WeightNormDisplay` and
+    :class:`~ltsk.plotting.PerClassAccuracyDisplay`.
+
     Parameters
     ----------
     path : str
@@ -76,24 +79,18 @@ def save_figure(path, figure_data) -> None:
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("--plot needs matplotlib: pip install 'ltsk[plot]'") from exc
 
+    from ltsk.plotting import PerClassAccuracyDisplay, WeightNormDisplay
+
     counts = np.asarray(figure_data["counts"])
-    order = np.argsort(-counts, kind="stable")
     fig, (ax_norm, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for method, norms in figure_data["norms"].items():
-        ax_norm.plot(
-            np.arange(len(order)), np.asarray(norms)[order], marker="o", label=method
-        )
-    ax_norm.set_xlabel("class, sorted by training count (largest first)")
-    ax_norm.set_ylabel("L2 norm of the class weight vector")
+        WeightNormDisplay(norms, counts, estimator_name=method).plot(ax=ax_norm)
     ax_norm.set_title("Classifier weight norms")
-    ax_norm.legend()
-    for method, accuracy in figure_data["per_class"].items():
-        ax_acc.plot(counts, accuracy, marker="o", linestyle="none", label=method)
-    ax_acc.set_xscale("log")
-    ax_acc.set_xlabel("training samples of the class (log scale)")
-    ax_acc.set_ylabel("test accuracy of the class")
-    ax_acc.set_title("Per-class accuracy")
-    ax_acc.legend()
+    methods = list(figure_data["per_class"])
+    PerClassAccuracyDisplay(
+        [figure_data["per_class"][m] for m in methods], counts, method_names=methods
+    ).plot(ax=ax_acc)
+    ax_acc.set_title("Per-class test accuracy")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
