@@ -82,7 +82,14 @@ class TauNormHead(LinearHead):
         norms = np.linalg.norm(coef, axis=1)
         scale = np.ones_like(norms)
         nonzero = norms > 0
-        scale[nonzero] = norms[nonzero] ** -self.tau
+        with np.errstate(over="ignore"):
+            scale[nonzero] = norms[nonzero] ** -self.tau
+        if not np.all(np.isfinite(coef * scale[:, None])):
+            raise ValueError(
+                f"tau={self.tau} overflows the normalised weights "
+                "w_j / ||w_j||**tau (a weight norm below 1 raised to a large "
+                "power); use a smaller tau (the reference sweep is 0 to 2)."
+            )
         self._set_linear(coef * scale[:, None], np.zeros_like(norms))
         # scores(tau) = (F @ coef.T) * scale_base**tau, for ltsk.heads.tau_path.
         scale_base = np.ones_like(norms)
