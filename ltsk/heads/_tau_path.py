@@ -92,7 +92,15 @@ def tau_path(head, F, y, taus, *, metric=None):
     buffer = np.empty_like(logits)
     for k, tau in enumerate(taus):
         if scale_base is not None:
-            np.multiply(logits, (scale_base**tau).astype(logits.dtype), out=buffer)
+            with np.errstate(over="ignore"):
+                scale = (scale_base**tau).astype(logits.dtype)
+            if not np.all(np.isfinite(scale)):
+                raise ValueError(
+                    f"taus contains {tau:g}, which overflows the tau-normalised "
+                    "weights w_j / ||w_j||**tau; use smaller values (the reference "
+                    "sweep is 0 to 2)."
+                )
+            np.multiply(logits, scale, out=buffer)
         else:
             np.add(logits, (tau * shift).astype(logits.dtype), out=buffer)
         buffer[:, absent] = -np.inf

@@ -107,3 +107,11 @@ def test_default_metric_is_sklearn_balanced_accuracy(rng):
         tau_path(head, F_val, y_val, TAUS),
         tau_path(head, F_val, y_val, TAUS, metric=balanced_accuracy_score),
     )
+
+
+def test_tau_path_overflowing_tau_is_an_error_not_nan(rng):
+    F, y = _data(rng, [30, 10])
+    coef = np.array([[1e-3] * 6, [2e-3] * 6])
+    head = TauNormHead().fit(F, y, coef=coef)
+    with pytest.raises(ValueError, match="taus contains 10000"):
+        tau_path(head, F, y, [0.5, 1e4])
