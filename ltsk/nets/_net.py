@@ -197,9 +197,22 @@ class LongTailNetClassifier(NeuralNetClassifier):
     labels the dataset yields), else from its ``targets`` attribute, else
     from one pass over it.
 
-    A fitted net must be saved with pickle or joblib; ``initialize()``
-    without data is not supported, because the classifier is sized from the
-    training data.
+    Saving: pickle or joblib keep the whole fitted net (a net pickled with
+    ``device="cuda"`` loads on the CPU where no GPU is present).
+    ``initialize()`` without data is not supported, because the classifier
+    is sized from the training data; to use skorch's ``load_params``, first
+    initialise a net with the same parameters by ``fit(X, y)`` with
+    ``max_epochs=0`` (no training), then call ``load_params(f_params=...)``.
+    To resume an interrupted fit, train with
+    ``callbacks=[Checkpoint(monitor=None, dirname=d)]`` (``monitor=None``
+    saves every epoch; the default monitors ``valid_loss``, which needs a
+    ``train_split``), then fit a new net with ``callbacks=[cp,
+    LoadInitState(cp)]`` for ``cp = Checkpoint(monitor=None, dirname=d)``:
+    ``LoadInitState`` restores the module, optimizer and history after
+    ``fit`` has initialised the net, and ``max_epochs`` more epochs follow,
+    so ``max_epochs = N - k`` after ``k`` saved epochs gives a history of
+    ``N`` epochs. The resumed epochs draw different batches than an
+    uninterrupted fit with the same ``random_state``.
 
     References
     ----------
