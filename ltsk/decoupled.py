@@ -2,6 +2,7 @@
 
 import hashlib
 import inspect
+import os
 import pickle
 from typing import ClassVar
 
@@ -106,7 +107,7 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         :class:`~ltsk.LWSHead`, :class:`~ltsk.LogitAdjustedHead`), a shorthand
         string for one of them with default parameters, or any scikit-learn
         classifier. It is cloned before fitting.
-    memory : str, joblib.Memory or None, default=None
+    memory : str, path-like, joblib.Memory or None, default=None
         Caches ``extractor.transform`` like ``Pipeline(memory=...)``: a path to
         a cache directory or a :class:`joblib.Memory`. In a grid search over
         head parameters, each distinct input array is then transformed once
@@ -160,7 +161,7 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         "extractor": [HasMethods(["transform"]), None],
         "head": [HasMethods(["fit", "predict"]), StrOptions(set(_HEAD_NAMES))],
-        "memory": [None, str, HasMethods(["cache"])],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
     }
 
     def __init__(self, extractor=None, head="crt", *, memory=None):
@@ -187,7 +188,10 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return validate_data(self, X, reset=reset, ensure_min_samples=1)
         if reset and hasattr(self.extractor, "n_features_in_"):
             self.n_features_in_ = self.extractor.n_features_in_
-        memory = check_memory(self.memory)
+        location = self.memory
+        memory = check_memory(
+            os.fspath(location) if isinstance(location, os.PathLike) else location
+        )
         if memory.location is None:
             features = self.extractor.transform(X)
         else:

@@ -117,10 +117,12 @@ def test_memory_transforms_each_distinct_array_once(digits, tmp_path):
     assert len(TRANSFORM_CALLS) == 7
 
 
-def test_memory_accepts_a_path(digits, tmp_path):
+@pytest.mark.parametrize("as_str", [True, False], ids=["str", "pathlib"])
+def test_memory_accepts_a_path(digits, tmp_path, as_str):
     X_train, X_test, y_train, _ = digits
     extractor = CountingExtractor().fit(X_train)
-    clf = DecoupledClassifier(extractor, "ncm", memory=str(tmp_path))
+    location = str(tmp_path) if as_str else tmp_path
+    clf = DecoupledClassifier(extractor, "ncm", memory=location)
     TRANSFORM_CALLS.clear()
     first = clf.fit(X_train, y_train).predict(X_test)
     second = clf.fit(X_train, y_train).predict(X_test)
