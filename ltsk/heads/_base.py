@@ -17,6 +17,8 @@ from ltsk.heads._solver import fit_multinomial
 from ltsk.utils import softmax
 
 _DTYPES = (np.float64, np.float32)
+# Rows scored at a time by predict.
+_PREDICT_ROWS = 65536
 
 
 def _encode_labels(y, classes):
@@ -132,6 +134,10 @@ class BaseHead(ClassifierMixin, BaseEstimator):
     def _class_scores(self, F):
         check_is_fitted(self)
         F = validate_data(self, F, reset=False, dtype=_DTYPES)
+        return self._masked_scores(F)
+
+    def _masked_scores(self, F):
+        """Scores of validated features, ``-inf`` for classes absent in training."""
         scores = self._scores(F)
         absent = self.class_counts_ == 0
         if np.any(absent):
@@ -194,8 +200,15 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        scores = self._class_scores(F)
-        return self.classes_[np.argmax(scores, axis=1)]
+        check_is_fitted(self)
+        F = validate_data(self, F, reset=False, dtype=_DTYPES)
+        # Row blocks: only the argmax is kept, so predicting never holds the
+        # full (n_samples, n_classes) score matrix.
+        indices = np.empty(F.shape[0], dtype=np.intp)
+        for start in range(0, F.shape[0], _PREDICT_ROWS):
+            block = self._masked_scores(F[start : start + _PREDICT_ROWS])
+            indices[start : start + block.shape[0]] = np.argmax(block, axis=1)
+        return self.classes_[indices]
 
 
 class LinearHead(BaseHead):

@@ -10,6 +10,9 @@ from ltsk.heads._base import LinearHead
 from ltsk.heads._solver import minimize_lbfgs, softmax_loss_grad
 from ltsk.sampling import sample_weights
 
+# Samples per block of the loss evaluation (bounds the scratch memory).
+_BLOCK_SAMPLES = 65536
+
 
 class LWSHead(LinearHead):
     r"""Learnable weight scaling: one learned scale per class on frozen weights.
@@ -117,12 +120,28 @@ class LWSHead(LinearHead):
         weights /= weights.sum()
         alpha = self.alpha
 
+        # The loss is evaluated over blocks of samples in one reused scratch
+        # buffer (softmax_loss_grad overwrites it with the gradient), so the
+        # fit holds the cached logits and a block, not a second (C, n) array.
+        n_samples = logits.shape[1]
+        block = min(n_samples, _BLOCK_SAMPLES)
+        scratch = np.empty((logits.shape[0], block), dtype=logits.dtype)
+
         def objective(f: np.ndarray) -> tuple[float, np.ndarray]:
-            scaled = logits * f.astype(logits.dtype)[:, None]
-            loss, grad_scaled = softmax_loss_grad(scaled, y_present, weights)
-            grad = np.einsum("ji,ji->j", grad_scaled, logits, dtype=np.float64)
-            grad += alpha * (f - 1.0)
-            return loss + 0.5 * alpha * float(np.sum((f - 1.0) ** 2)), grad
+            scale = f.astype(logits.dtype)[:, None]
+            loss = 0.5 * alpha * float(np.sum((f - 1.0) ** 2))
+            grad = alpha * (f - 1.0)
+            for start in range(0, n_samples, block):
+                stop = min(start + block, n_samples)
+                part = logits[:, start:stop]
+                buffer = scratch[:, : stop - start]
+                np.multiply(part, scale, out=buffer)
+                block_loss, grad_scaled = softmax_loss_grad(
+                    buffer, y_present[start:stop], weights[start:stop]
+                )
+                loss += block_loss
+                grad += np.einsum("ji,ji->j", grad_scaled, part, dtype=np.float64)
+            return loss, grad
 
         f, self.n_iter_ = minimize_lbfgs(
             objective,

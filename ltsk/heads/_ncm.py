@@ -10,6 +10,8 @@ from ltsk.heads._base import BaseHead
 # Rows gathered per step: small enough to stay in cache while they are
 # centred, normalised and summed.
 _CHUNK_ROWS = 1024
+# Rows scored at a time in predict: bounds the temporaries to a slice of F.
+_SCORE_ROWS = 65536
 
 
 def _row_norms(F: np.ndarray) -> np.ndarray:
@@ -146,14 +148,29 @@ class NCMHead(BaseHead):
             self.centroids_ = _class_means(F, y, counts, None)
 
     def _scores(self, F):
-        if self.normalize:
-            F = F - self.mean_
-            F *= _inverse(_row_norms(F))[:, None]
-        dots = F @ self.centroids_.T
-        centroid_norms = _row_norms(self.centroids_)
-        if self.metric == "cosine":
-            dots *= _inverse(centroid_norms)[None, :]
-            dots *= _inverse(_row_norms(F))[:, None]
-            return dots
-        squared = _row_norms(F)[:, None] ** 2 - 2.0 * dots + centroid_norms**2
-        return -np.sqrt(np.maximum(squared, 0.0))
+        # Scored in row chunks into one (n, C) output: a centred copy of the
+        # whole of F and full-size distance temporaries would need several
+        # times the memory of F itself.
+        centroids = self.centroids_
+        centroid_norms = _row_norms(centroids)
+        dtype = np.result_type(F.dtype, centroids.dtype)
+        centroids_t = centroids.T.astype(dtype)
+        scores = np.empty((F.shape[0], centroids.shape[0]), dtype=dtype)
+        for start in range(0, F.shape[0], _SCORE_ROWS):
+            chunk = F[start : start + _SCORE_ROWS]
+            if self.normalize:
+                chunk = chunk - self.mean_
+                chunk *= _inverse(_row_norms(chunk))[:, None]
+            out = scores[start : start + chunk.shape[0]]
+            np.matmul(chunk.astype(dtype, copy=False), centroids_t, out=out)
+            if self.metric == "cosine":
+                out *= _inverse(centroid_norms)[None, :]
+                out *= _inverse(_row_norms(chunk))[:, None]
+            else:
+                out *= -2.0
+                out += _row_norms(chunk)[:, None] ** 2
+                out += centroid_norms**2
+                np.maximum(out, 0.0, out=out)
+                np.sqrt(out, out=out)
+                np.negative(out, out=out)
+        return scores

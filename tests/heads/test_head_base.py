@@ -109,3 +109,17 @@ def test_input_errors(Head, blobs):
     head = Head().fit(F, y)
     with pytest.raises(ValueError, match="3 features"):
         head.predict(F[:, :2])
+
+
+@pytest.mark.parametrize("head_class", [CRTHead, NCMHead, TauNormHead, LWSHead])
+def test_predict_in_row_blocks_equals_argmax_of_all_scores(monkeypatch, head_class):
+    import ltsk.heads._base as base
+
+    rng = np.random.default_rng(2)
+    y = np.repeat([0, 1, 2, 3], [40, 20, 0, 10])
+    F = rng.normal(size=(70, 5)) + np.eye(5)[y] * 1.5
+    head = head_class().fit(F, y, classes=np.arange(4))
+    expected = head.classes_[np.argmax(head.decision_function(F), axis=1)]
+    monkeypatch.setattr(base, "_PREDICT_ROWS", 9)  # 8 blocks, the last short
+    np.testing.assert_array_equal(head.predict(F), expected)
+    assert 2 not in head.predict(F)

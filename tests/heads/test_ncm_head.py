@@ -89,3 +89,17 @@ def test_many_rows_span_several_chunks(rng):
 def test_bad_metric():
     with pytest.raises(ValueError, match="'metric'"):
         NCMHead(metric="manhattan").fit(np.eye(2), [0, 1])
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_scores_in_chunks_equal_scores_at_once(monkeypatch, metric, normalize):
+    import ltsk.heads._ncm as ncm
+
+    rng = np.random.default_rng(3)
+    F = rng.normal(size=(50, 4)) + 1.0
+    y = rng.integers(0, 3, size=50)
+    head = NCMHead(metric=metric, normalize=normalize).fit(F, y)
+    whole = head.decision_function(F)
+    monkeypatch.setattr(ncm, "_SCORE_ROWS", 7)  # 8 chunks, the last one short
+    np.testing.assert_allclose(head.decision_function(F), whole, rtol=1e-12)
