@@ -342,7 +342,9 @@ def run_benchmark(protocol, *, seed=0, methods="all", speed=False, progress=True
     if speed:
         from ltsk.benchmark._speed import format_speed, measure_speed
 
-        results["speed"] = measure_speed(protocol, net, seed=seed, log=log)
+        results["speed"] = measure_speed(
+            protocol, net, (features[0], features[2]), seed=seed, log=log
+        )
         results["speed_text"] = format_speed(results["speed"])
     log("done")
     return results

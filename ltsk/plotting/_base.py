@@ -126,3 +126,16 @@ def _train_counts(train_counts, labels):
 def _estimator_name(estimator) -> str:
     """Legend name of an estimator; a decoupled classifier is named by its head."""
     return type(_classifier_part(estimator)).__name__
+
+
+def _check_labels(labels, counts):
+    """``labels`` as an array with one entry per class of ``counts`` (or None)."""
+    if labels is None:
+        return None
+    labels = np.asarray(labels)
+    if labels.shape != counts.shape:
+        raise ValueError(
+            f"labels must have one entry per class ({counts.shape[0]}), "
+            f"got shape {labels.shape}."
+        )
+    return labels

@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 from ltsk.plotting._base import (
     _as_named,
     _check_fitted,
+    _check_labels,
     _estimator_name,
     _get_axes,
     _import_pyplot,
@@ -133,13 +134,7 @@ class PerClassAccuracyDisplay:
             raise ValueError(
                 f"accuracies must lie in [0, 1] (or be NaN), got {acc.tolist()}."
             )
-        if labels is not None:
-            labels = np.asarray(labels)
-            if labels.shape != counts.shape:
-                raise ValueError(
-                    f"labels must have one entry per class ({counts.shape[0]}), "
-                    f"got shape {labels.shape}."
-                )
+        labels = _check_labels(labels, counts)
         if method_names is not None:
             if isinstance(method_names, str) or len(method_names) != acc.shape[0]:
                 raise ValueError(

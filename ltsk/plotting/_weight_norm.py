@@ -7,6 +7,7 @@ from scipy import sparse
 
 from ltsk.plotting._base import (
     _check_fitted,
+    _check_labels,
     _classifier_part,
     _estimator_name,
     _estimator_train_counts,
@@ -105,13 +106,7 @@ class WeightNormDisplay:
             raise ValueError(
                 f"norms must be finite and non-negative, got {norms.tolist()}."
             )
-        if labels is not None:
-            labels = np.asarray(labels)
-            if labels.shape != counts.shape:
-                raise ValueError(
-                    f"labels must have one entry per class ({counts.shape[0]}), "
-                    f"got shape {labels.shape}."
-                )
+        labels = _check_labels(labels, counts)
         self.norms = norms
         self.class_counts = counts
         self.labels = labels
