@@ -2,6 +2,8 @@
 
 - :func:`class_sampling_probabilities`, :func:`sample_weights`: the distribution
   and per-sample weights that realise it.
+- :func:`progressive_sampling_probabilities`: the per-epoch schedule of
+  progressively-balanced sampling, from instance- to class-balanced.
 - :class:`PowerLawSampler`: an imbalanced-learn sampler that resamples a data
   set to class sizes proportional to n_j^q.
 - :class:`ClassAwareSampler`: a torch ``Sampler`` drawing indices with class
@@ -9,12 +11,17 @@
 """
 
 from ltsk.sampling._power_law import PowerLawSampler
-from ltsk.sampling._probabilities import class_sampling_probabilities, sample_weights
+from ltsk.sampling._probabilities import (
+    class_sampling_probabilities,
+    progressive_sampling_probabilities,
+    sample_weights,
+)
 
 __all__ = [
     "ClassAwareSampler",
     "PowerLawSampler",
     "class_sampling_probabilities",
+    "progressive_sampling_probabilities",
     "sample_weights",
 ]
 

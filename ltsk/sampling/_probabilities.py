@@ -1,5 +1,7 @@
 """Class sampling probabilities p_j proportional to n_j^q (Kang et al., 2020)."""
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
@@ -47,6 +49,63 @@ def class_sampling_probabilities(class_counts, q: float) -> np.ndarray:
     present = counts > 0
     powered[present] = counts[present] ** q
     return powered / powered.sum()
+
+
+def progressive_sampling_probabilities(class_counts, epoch, n_epochs) -> np.ndarray:
+    r"""Class probabilities of progressively-balanced sampling at one epoch.
+
+    The distribution moves linearly from instance-balanced (:math:`q=1`) to
+    class-balanced (:math:`q=0`) sampling over training:
+
+    .. math:: p_j(t) = \left(1 - \frac{t}{T}\right) \frac{n_j}{\sum_i n_i}
+              + \frac{t}{T} \frac{1}{C}
+
+    where :math:`t` is the epoch and :math:`T` the number of epochs
+    (Kang et al., 2020, Sec. 3). Classes with count 0 get probability 0 and
+    are left out of :math:`C`.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+        Training samples per class.
+    epoch : float
+        :math:`t`, the number of epochs already completed (0 for the first
+        epoch), in ``[0, n_epochs]``.
+    n_epochs : int
+        :math:`T`, the total number of training epochs (at least 1).
+
+    Returns
+    -------
+    probabilities : ndarray of shape (n_classes,)
+        Non-negative, summing to one.
+
+    References
+    ----------
+    .. [1] B. Kang et al., "Decoupling Representation and Classifier for
+       Long-Tailed Recognition", ICLR 2020.
+
+    Examples
+    --------
+    >>> from ltsk.sampling import progressive_sampling_probabilities
+    >>> progressive_sampling_probabilities([300, 100], epoch=0, n_epochs=10)
+    array([0.75, 0.25])
+    >>> progressive_sampling_probabilities([300, 100], epoch=5, n_epochs=10)
+    array([0.625, 0.375])
+    >>> progressive_sampling_probabilities([300, 100], epoch=10, n_epochs=10)
+    array([0.5, 0.5])
+    """
+    if isinstance(n_epochs, bool) or not isinstance(n_epochs, Integral):
+        raise TypeError(f"n_epochs must be an int >= 1, got {n_epochs!r}.")
+    if n_epochs < 1:
+        raise ValueError(f"n_epochs must be an int >= 1, got {n_epochs}.")
+    if isinstance(epoch, bool) or not isinstance(epoch, Real):
+        raise TypeError(f"epoch must be a number in [0, n_epochs], got {epoch!r}.")
+    if not 0 <= epoch <= n_epochs:
+        raise ValueError(f"epoch must be in [0, n_epochs={n_epochs}], got {epoch}.")
+    fraction = float(epoch) / n_epochs
+    instance = class_sampling_probabilities(class_counts, 1.0)
+    balanced = class_sampling_probabilities(class_counts, 0.0)
+    return (1.0 - fraction) * instance + fraction * balanced
 
 
 def sample_weights(y, q: float) -> np.ndarray:

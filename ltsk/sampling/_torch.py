@@ -12,6 +12,24 @@ from ltsk.sampling._probabilities import class_sampling_probabilities
 from ltsk.utils._validation import check_sampling_power
 
 
+def _check_probabilities(probabilities, n_classes: int) -> np.ndarray:
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.shape != (n_classes,):
+        raise ValueError(
+            "class_probabilities must have one entry per distinct label, shape "
+            f"({n_classes},), got shape {probabilities.shape}."
+        )
+    if not np.all(np.isfinite(probabilities)) or np.any(probabilities < 0):
+        raise ValueError(
+            "class_probabilities must be finite and non-negative, got "
+            f"{probabilities.tolist()}."
+        )
+    total = probabilities.sum()
+    if total <= 0:
+        raise ValueError("class_probabilities must not all be zero.")
+    return probabilities / total
+
+
 class ClassAwareSampler(torch.utils.data.Sampler[int]):
     r"""Draw sample indices with power-``q`` class sampling, with replacement.
 
@@ -25,9 +43,14 @@ class ClassAwareSampler(torch.utils.data.Sampler[int]):
     labels : array-like of shape (n_samples,)
         Class label of every sample of the data set the sampler indexes (any
         label type).
-    q : float in [0, 1]
+    q : float in [0, 1], default=None
         Sampling power: 1 is instance-balanced, 0 class-balanced, 1/2
-        square-root sampling.
+        square-root sampling. Give either ``q`` or ``class_probabilities``.
+    class_probabilities : array-like of shape (n_classes,), default=None
+        Explicit :math:`p_j` for the sorted unique labels, for distributions
+        that are not a power of the counts (the progressive schedule, BBN's
+        reversed sampler :math:`p_j \propto 1/n_j`). Non-negative, not all
+        zero; normalised to sum to one.
     num_samples : int, default=None
         Indices drawn per epoch (per call to ``iter``); ``None`` means
         ``len(labels)``.
@@ -61,13 +84,16 @@ class ClassAwareSampler(torch.utils.data.Sampler[int]):
     array([0.5, 0.5])
     >>> len(list(sampler))
     4
+    >>> ClassAwareSampler([0, 0, 0, 1], class_probabilities=[1, 3]).class_probabilities
+    array([0.25, 0.75])
     """
 
     def __init__(
         self,
         labels,
-        q: float,
+        q: float | None = None,
         *,
+        class_probabilities=None,
         num_samples: int | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
@@ -75,7 +101,12 @@ class ClassAwareSampler(torch.utils.data.Sampler[int]):
         if labels.shape[0] == 0:
             raise ValueError("labels must contain at least one sample, got none.")
         check_classification_targets(labels)
-        self.q = check_sampling_power(q)
+        if (q is None) == (class_probabilities is None):
+            raise ValueError(
+                "Give exactly one of q and class_probabilities, got "
+                f"q={q!r} and class_probabilities={class_probabilities!r}."
+            )
+        self.q = None if q is None else check_sampling_power(q)
         if num_samples is None:
             num_samples = labels.shape[0]
         if isinstance(num_samples, bool) or not isinstance(num_samples, Integral):
@@ -93,7 +124,12 @@ class ClassAwareSampler(torch.utils.data.Sampler[int]):
         self.generator = generator
 
         _, encoded, counts = np.unique(labels, return_inverse=True, return_counts=True)
-        self.class_probabilities = class_sampling_probabilities(counts, self.q)
+        if class_probabilities is None:
+            self.class_probabilities = class_sampling_probabilities(counts, self.q)
+        else:
+            self.class_probabilities = _check_probabilities(
+                class_probabilities, counts.size
+            )
         order = np.argsort(encoded, kind="stable")
         self._order = torch.from_numpy(order.astype(np.int64))
         self._counts = torch.from_numpy(counts.astype(np.int64))

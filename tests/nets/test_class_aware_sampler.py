@@ -85,8 +85,31 @@ def test_string_labels_and_global_rng():
         ({"labels": [0, 1], "q": 0.0, "num_samples": 0}, ValueError, "num_samples"),
         ({"labels": [0, 1], "q": 0.0, "num_samples": 2.0}, TypeError, "num_samples"),
         ({"labels": [0, 1], "q": 0.0, "generator": 3}, TypeError, "generator"),
+        ({"labels": [0, 1]}, ValueError, "exactly one of q and class_prob"),
+        (
+            {"labels": [0, 1], "q": 0.0, "class_probabilities": [1, 1]},
+            ValueError,
+            "exactly one of q and class_prob",
+        ),
+        ({"labels": [0, 1], "class_probabilities": [1]}, ValueError, "shape"),
+        ({"labels": [0, 1], "class_probabilities": [1, -1]}, ValueError, "non-neg"),
+        ({"labels": [0, 1], "class_probabilities": [0, 0]}, ValueError, "all be zero"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         ClassAwareSampler(**kwargs)
+
+
+def test_explicit_class_probabilities_are_realised():
+    # Reversed sampling p_j ∝ 1/n_j as BBN uses it: counts 6 and 2 give 1/4, 3/4.
+    labels = np.array([0] * 6 + [1] * 2)
+    sampler = ClassAwareSampler(
+        labels,
+        class_probabilities=[1 / 6, 1 / 2],
+        num_samples=40000,
+        generator=torch.Generator().manual_seed(0),
+    )
+    np.testing.assert_allclose(sampler.class_probabilities, [0.25, 0.75])
+    drawn = labels[sampler.draw().numpy()]
+    assert abs(np.mean(drawn == 1) - 0.75) < 0.01

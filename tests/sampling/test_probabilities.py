@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 
-from ltsk.sampling import class_sampling_probabilities, sample_weights
+from ltsk.sampling import (
+    class_sampling_probabilities,
+    progressive_sampling_probabilities,
+    sample_weights,
+)
 
 COUNTS = [400, 100, 25, 4]
 
@@ -75,3 +80,38 @@ def test_sample_weights_bad_targets():
         sample_weights([], 0.5)
     with pytest.raises(ValueError, match="Unknown label type"):
         sample_weights([0.5, 1.5], 0.5)
+
+
+def test_progressive_schedule_endpoints_and_midpoint():
+    counts = [600, 300, 100]
+    # t=0: instance-balanced n_j / 1000.
+    assert_allclose(progressive_sampling_probabilities(counts, 0, 20), [0.6, 0.3, 0.1])
+    # t=T: class-balanced 1/3 each.
+    assert_allclose(progressive_sampling_probabilities(counts, 20, 20), [1 / 3] * 3)
+    # t=T/2: the average of the two.
+    assert_allclose(
+        progressive_sampling_probabilities(counts, 10, 20),
+        [(0.6 + 1 / 3) / 2, (0.3 + 1 / 3) / 2, (0.1 + 1 / 3) / 2],
+    )
+    # t=1 of 4: 3/4 of [0.75, 0.25] plus 1/4 of [0.5, 0.5].
+    assert_allclose(progressive_sampling_probabilities([3, 1], 1, 4), [0.6875, 0.3125])
+
+
+def test_progressive_schedule_empty_class_stays_zero():
+    p = progressive_sampling_probabilities([4, 0, 4], 3, 4)
+    assert_allclose(p, [0.5, 0.0, 0.5])
+
+
+@pytest.mark.parametrize(
+    "epoch, n_epochs, error, match",
+    [
+        (-1, 10, ValueError, "epoch must be in"),
+        (11, 10, ValueError, "epoch must be in"),
+        ("1", 10, TypeError, "epoch must be a number"),
+        (0, 0, ValueError, "n_epochs must be an int >= 1"),
+        (0, 2.0, TypeError, "n_epochs must be an int"),
+    ],
+)
+def test_progressive_schedule_bad_input(epoch, n_epochs, error, match):
+    with pytest.raises(error, match=match):
+        progressive_sampling_probabilities([3, 1], epoch, n_epochs)
