@@ -147,9 +147,15 @@ class LongTailLoss(nn.Module):
         Class attribute read by :class:`~ltsk.LongTailNetClassifier`: when True
         the net ends with a :class:`~ltsk.losses.NormedLinear` cosine
         classifier instead of ``nn.Linear``.
+    weighted_mean : bool
+        Class attribute: True when ``reduction="mean"`` divides by the sum of
+        the samples' class weights (torch's convention for
+        ``CrossEntropyLoss(weight=...)``), False when it divides by the number
+        of samples. The net's mixup keeps the same convention for mixed pairs.
     """
 
     normalized_classifier: bool = False
+    weighted_mean: bool = False
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()

@@ -35,6 +35,8 @@ def class_balanced_loss(
     beta: float = 0.9999,
     gamma: float = 0.0,
     reduction: str = "mean",
+    scheme: str = "effective_number",
+    power: float = 1.0,
 ) -> Tensor:
     r"""Class-balanced loss of Cui et al. [1]_: cross-entropy or focal loss
     weighted by the inverse effective number of samples of the true class.
@@ -58,6 +60,13 @@ def class_balanced_loss(
     reduction : {"mean", "sum", "none"}, default="mean"
         "none" returns :math:`w_{y_i} \ell_i`, "sum" their sum and "mean"
         their mean :math:`\frac{1}{N}\sum_i w_{y_i} \ell_i`.
+    scheme : {"effective_number", "inverse", "sqrt_inverse", "power"}, \
+            default="effective_number"
+        The re-weighting family of :func:`class_weights`; the default is the
+        class-balanced loss proper, the others give re-weighted cross-entropy
+        (or focal loss) with inverse-frequency, square-root or power weights.
+    power : float >= 0, default=1.0
+        Exponent of ``scheme="power"`` (:math:`w_j \propto n_j^{-p}`).
 
     Returns
     -------
@@ -66,8 +75,9 @@ def class_balanced_loss(
 
     Notes
     -----
-    The weights are ``class_weights(class_counts, "effective_number",
-    beta=beta)`` (Eq. (4) of [1]_, normalised to sum to C). "mean" divides by
+    The weights are ``class_weights(class_counts, scheme, beta=beta,
+    power=power)``; with the default scheme, Eq. (4) of [1]_, normalised to
+    sum to C. "mean" divides by
     the number of samples, as the reference code of [1]_ does; it is not the
     weighted mean of ``F.cross_entropy(weight=w)``, which divides by the
     batch's total weight. That convention makes a batch holding one rare
@@ -89,13 +99,16 @@ def class_balanced_loss(
     >>> targets = torch.tensor([0, 1])
     >>> class_balanced_loss(logits, targets, [90, 10], beta=0.9, reduction="none")
     tensor([0.1001, 0.8395])
+    >>> class_balanced_loss(logits, targets, [90, 10], scheme="inverse",
+    ...                     reduction="none")  # weights [0.2, 1.8]
+    tensor([0.0254, 1.2477])
     """
     beta = check_real(beta, "beta", low=0.0, high=1.0, high_closed=False)
     gamma = check_real(gamma, "gamma", low=0.0)
     reduction = check_reduction(reduction)
     counts = counts_to_numpy(class_counts)
     targets = check_inputs(logits, targets, counts.size, name="class_counts")
-    weight = class_weights(counts, "effective_number", beta=beta)
+    weight = class_weights(counts, scheme, beta=beta, power=power)
     return _balanced(logits, targets, weight, gamma, reduction)
 
 
@@ -114,6 +127,12 @@ class ClassBalancedLoss(LongTailLoss):
     reduction : {"mean", "sum", "none"}, default="mean"
         "mean" is :math:`\frac{1}{N}\sum_i w_{y_i} \ell_i`, as in the
         reference code of [1]_.
+    scheme : {"effective_number", "inverse", "sqrt_inverse", "power"}, \
+            default="effective_number"
+        Re-weighting family of :func:`class_weights` (tunable in a grid
+        search as ``criterion__scheme``).
+    power : float >= 0, default=1.0
+        Exponent of ``scheme="power"``.
 
     Attributes
     ----------
@@ -121,11 +140,13 @@ class ClassBalancedLoss(LongTailLoss):
         Buffer with the counts.
     weight : Tensor of shape (n_classes,)
         Buffer with the class weights, summing to ``n_classes``; 0 for a class
-        with count 0.
+        with count 0. It can be reassigned (a tensor of shape (n_classes,)),
+        e.g. by :class:`~ltsk.nets.DeferredReweighting`.
 
     Notes
     -----
-    :math:`w_j \propto (1 - \beta) / (1 - \beta^{n_j})`, Cui et al. [1]_.
+    :math:`w_j \propto (1 - \beta) / (1 - \beta^{n_j})`, Cui et al. [1]_,
+    or another member of the re-weighting family (``scheme``).
 
     References
     ----------
@@ -141,6 +162,8 @@ class ClassBalancedLoss(LongTailLoss):
     tensor([0.7889, 1.2111])
     >>> criterion(torch.tensor([[2.0, 0.0], [0.0, 0.0]]), torch.tensor([0, 1]))
     tensor(0.4698)
+    >>> ClassBalancedLoss([90, 10], scheme="sqrt_inverse").weight
+    tensor([0.5000, 1.5000])
     """
 
     def __init__(
@@ -149,14 +172,17 @@ class ClassBalancedLoss(LongTailLoss):
         beta: float = 0.9999,
         gamma: float = 0.0,
         reduction: str = "mean",
+        scheme: str = "effective_number",
+        power: float = 1.0,
     ) -> None:
         super().__init__(reduction)
         self.beta = check_real(beta, "beta", low=0.0, high=1.0, high_closed=False)
         self.gamma = check_real(gamma, "gamma", low=0.0)
         counts = self._register_counts(class_counts)
-        self._float_buffer(
-            "weight", class_weights(counts, "effective_number", beta=self.beta)
-        )
+        weight = class_weights(counts, scheme, beta=self.beta, power=power)
+        self.scheme = scheme
+        self.power = float(power)
+        self._float_buffer("weight", weight)
 
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
         n_classes = self.class_counts.shape[0]
@@ -165,6 +191,6 @@ class ClassBalancedLoss(LongTailLoss):
 
     def extra_repr(self) -> str:
         return (
-            f"n_classes={self.class_counts.shape[0]}, beta={self.beta}, "
-            f"gamma={self.gamma}, reduction={self.reduction!r}"
+            f"n_classes={self.class_counts.shape[0]}, scheme={self.scheme!r}, "
+            f"beta={self.beta}, gamma={self.gamma}, reduction={self.reduction!r}"
         )

@@ -154,6 +154,9 @@ class LDAMLoss(LongTailLoss):
         Class weights (a buffer, so it follows ``.to(device)``).
     normalized_classifier : bool
         True: the net ends with :class:`NormedLinear` when trained with LDAM.
+    weighted_mean : bool
+        True: with ``weight``, "mean" divides by the sum of the samples'
+        weights.
 
     Notes
     -----
@@ -178,6 +181,7 @@ class LDAMLoss(LongTailLoss):
     """
 
     normalized_classifier = True
+    weighted_mean = True
 
     def __init__(
         self,

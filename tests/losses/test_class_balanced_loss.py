@@ -95,9 +95,36 @@ def test_beta_zero_is_plain_cross_entropy(batch):
     assert_close(got, F.cross_entropy(logits, targets))
 
 
+# Literal weights for COUNTS = [100, 10, 1] (see test_class_weights):
+# inverse 3/111 * [1, 10, 100]; power 2: 3/1.0101 * [1e-4, 1e-2, 1].
+SCHEME_WEIGHTS = {
+    "inverse": ({}, [3 / 111, 30 / 111, 300 / 111]),
+    "sqrt_inverse": ({}, [0.211830333, 0.669866331, 2.118303335]),
+    "power": ({"power": 2.0}, [3e-4 / 1.0101, 3e-2 / 1.0101, 3 / 1.0101]),
+    "effective_number": ({"beta": 0.9}, [0.239329236, 0.367441973, 2.393228791]),
+}
+
+
+@pytest.mark.parametrize("scheme", list(SCHEME_WEIGHTS))
+def test_scheme_selects_the_reweighting_family(batch, scheme):
+    kwargs, expected = SCHEME_WEIGHTS[scheme]
+    criterion = ClassBalancedLoss(COUNTS, scheme=scheme, **kwargs).double()
+    # The buffer is built in float32 (torch's default dtype).
+    assert_close(criterion.weight, torch.tensor(expected, dtype=torch.float64))
+    logits, targets = batch
+    w = torch.tensor(expected, dtype=torch.float64)[targets]
+    ce = F.cross_entropy(logits, targets, reduction="none")
+    assert_close(criterion(logits, targets), (w * ce).mean())
+    function = class_balanced_loss(logits, targets, COUNTS, scheme=scheme, **kwargs)
+    assert_close(function, (w * ce).mean())
+    assert repr(scheme) in repr(criterion)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
+        ({"scheme": "log"}, ValueError, "scheme must be one of"),
+        ({"scheme": "power", "power": -1.0}, ValueError, "power must be"),
         ({"beta": 1.0}, ValueError, r"beta must be .*\[0, 1\)"),
         ({"beta": -0.5}, ValueError, "beta must be"),
         ({"gamma": -0.1}, ValueError, "gamma must be"),
