@@ -20,7 +20,61 @@ __all__ = ["DATASETS", "Protocol", "load_protocol"]
 
 @dataclass
 class Protocol:
-    """One benchmark data set: splits, shot thresholds and the backbone to train."""
+    """One benchmark data set: splits, shot thresholds and the backbone to train.
+
+    Built by :func:`load_protocol`; :func:`run_benchmark` trains and scores on
+    it. The validation and test splits are balanced and disjoint, so every
+    hyperparameter is chosen on validation and the table reports test.
+
+    Parameters
+    ----------
+    name : str
+        Key of the data set in :data:`DATASETS`, e.g. ``"digits-lt"``.
+    X_train : ndarray of shape (n_train, ...)
+        Long-tailed training inputs (rows of features, or images).
+    y_train : ndarray of shape (n_train,)
+        Training labels.
+    X_val : ndarray of shape (n_val, ...)
+        Balanced validation inputs, used to choose hyperparameters.
+    y_val : ndarray of shape (n_val,)
+        Validation labels.
+    X_test : ndarray of shape (n_test, ...)
+        Balanced test inputs, used only to report.
+    y_test : ndarray of shape (n_test,)
+        Test labels.
+    backbone : {"mlp", "small_cnn", "resnet32"}
+        Backbone of the jointly trained network.
+    many : int
+        Classes with more training samples are many-shot.
+    few : int
+        Classes with fewer training samples are few-shot.
+    epochs : int
+        Training epochs of the joint network.
+    lr : float
+        Its learning rate.
+    batch_size : int, default=128
+        Its batch size.
+    augment : bool, default=False
+        Random crop and flip of training images.
+    backbone_params : dict, default={}
+        Keyword arguments of the backbone (``module__*``).
+    info : dict, default={}
+        Free-form facts reported with the table (e.g. ``imbalance_ratio``).
+
+    Attributes
+    ----------
+    train_counts : dict
+        ``{label: training count}``.
+
+    Examples
+    --------
+    >>> from ltsk.benchmark import load_protocol
+    >>> protocol = load_protocol("digits-lt")
+    >>> protocol.backbone, len(protocol.train_counts)
+    ('mlp', 10)
+    >>> len(protocol.y_val) + len(protocol.y_test)
+    500
+    """
 
     name: str
     X_train: np.ndarray
@@ -258,19 +312,39 @@ DATASETS: dict[str, _Spec] = {
 
 
 def load_protocol(name, *, data_home=None, imbalance_ratio=None, seed=0) -> Protocol:
-    """Build the named protocol's splits.
+    r"""Build the named protocol's splits.
 
     Parameters
     ----------
     name : str
         One of :data:`DATASETS`.
-    data_home : str or None
+    data_home : str or None, default=None
         Directory with the data files; default the ``LTSK_DATA`` environment
         variable. Not needed for ``digits-lt``.
-    imbalance_ratio : float or None
-        rho = n_max / n_min of the training part; default per data set.
-    seed : int
+    imbalance_ratio : float or None, default=None
+        The ratio :math:`\rho = n_{max} / n_{min}` of the training part;
+        None takes the data set's default.
+    seed : int, default=0
         Seed of every random split.
+
+    Returns
+    -------
+    protocol : Protocol
+        The training, validation and test splits and the training recipe.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not a key of :data:`DATASETS`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ltsk.benchmark import load_protocol
+    >>> protocol = load_protocol("digits-lt", imbalance_ratio=10, seed=0)
+    >>> counts = np.bincount(protocol.y_train)
+    >>> int(counts.max() // counts.min())
+    10
     """
     if name not in DATASETS:
         known = ", ".join(sorted(DATASETS))

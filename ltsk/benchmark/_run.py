@@ -43,13 +43,17 @@ def choose_tau(head, F_train, y_train, F_val, y_val, *, grid=TAU_GRID, **fit_par
     ----------
     head : TauNormHead or LogitAdjustedHead
         Unfitted head.
-    F_train, y_train : arrays
-        Training features and labels (the long-tailed part).
-    F_val, y_val : arrays
-        Balanced validation features and labels.
+    F_train : array-like of shape (n_train, n_features)
+        Training features (the long-tailed part).
+    y_train : array-like of shape (n_train,)
+        Training labels.
+    F_val : array-like of shape (n_val, n_features)
+        Balanced validation features.
+    y_val : array-like of shape (n_val,)
+        Validation labels.
     grid : sequence of float, default=TAU_GRID
         Candidate values of ``tau``.
-    **fit_params
+    **fit_params : dict
         Passed to the head's ``fit`` (``coef``, ``intercept``, ``classes``).
 
     Returns
@@ -60,6 +64,24 @@ def choose_tau(head, F_train, y_train, F_val, y_val, *, grid=TAU_GRID, **fit_par
         The head refitted with ``best_tau``.
     scores : ndarray of shape (len(grid),)
         Validation balanced accuracy of every candidate.
+
+    See Also
+    --------
+    ltsk.heads.tau_path : Scores the whole grid with one matrix product.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ltsk.benchmark import choose_tau
+    >>> from ltsk.heads import TauNormHead
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], [300, 60, 12])
+    >>> F = rng.normal(size=(372, 3)) + 2.0 * np.eye(3)[y]
+    >>> y_val = np.repeat([0, 1, 2], 50)
+    >>> F_val = rng.normal(size=(150, 3)) + 2.0 * np.eye(3)[y_val]
+    >>> best_tau, head, scores = choose_tau(TauNormHead(), F, y, F_val, y_val)
+    >>> head.tau == best_tau, scores.shape
+    (True, (21,))
     """
     head.fit(F_train, y_train, **fit_params)
     scores = tau_path(head, F_val, y_val, grid)
@@ -217,13 +239,13 @@ def run_benchmark(protocol, *, seed=0, methods="all", speed=False, progress=True
     ----------
     protocol : Protocol
         Splits and settings, from :func:`ltsk.benchmark.load_protocol`.
-    seed : int
+    seed : int, default=0
         Seed of every network and head.
-    methods : {"all", "decoupled"}
+    methods : {"all", "decoupled"}, default="all"
         ``"decoupled"`` skips the extra jointly trained variants.
-    speed : bool
+    speed : bool, default=False
         Also measure the speed ratios.
-    progress : bool
+    progress : bool, default=True
         Print progress messages on stderr.
 
     Returns
@@ -232,6 +254,21 @@ def run_benchmark(protocol, *, seed=0, methods="all", speed=False, progress=True
         ``rows`` (one dict per method), ``title``, ``protocol`` (sizes and
         settings), ``figure`` (data for :func:`save_figure`) and, with
         ``speed``, ``speed`` / ``speed_text``.
+
+    See Also
+    --------
+    load_protocol : Builds the protocol.
+
+    Examples
+    --------
+    A two-epoch run of the decoupled methods on digits-LT:
+
+    >>> from dataclasses import replace
+    >>> from ltsk.benchmark import load_protocol, run_benchmark
+    >>> protocol = replace(load_protocol("digits-lt"), epochs=2)
+    >>> results = run_benchmark(protocol, methods="decoupled", progress=False)
+    >>> [row["method"] for row in results["rows"]][:2]
+    ['Joint (CE, q=1)', 'cRT']
     """
     log = _Progress(progress)
     counts = protocol.train_counts

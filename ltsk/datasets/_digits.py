@@ -32,9 +32,11 @@ def load_digits_lt(*, imbalance_ratio=20, test_size_per_class=50, random_state=0
         Pixel intensities in [0, 16], as :func:`sklearn.datasets.load_digits`
         returns them (not rescaled).
     X_test : ndarray of shape (10 * test_size_per_class, 64), dtype float64
+        The balanced test images, same scale as ``X_train``.
     y_train : ndarray of shape (n_train,), dtype int64
         Digits 0-9.
     y_test : ndarray of shape (10 * test_size_per_class,), dtype int64
+        Digits 0-9, ``test_size_per_class`` of each.
 
     See Also
     --------

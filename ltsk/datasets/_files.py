@@ -17,6 +17,7 @@ def get_data_home(data_home=None) -> Path:
     Returns
     -------
     data_home : pathlib.Path
+        The existing directory.
 
     Raises
     ------

@@ -33,7 +33,7 @@ class LogitAdjustedHead(LinearHead):
         :math:`b_j - \tau \log \pi_j` (``-inf`` for absent classes).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when F has string column names.
 
     See Also

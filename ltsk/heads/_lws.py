@@ -51,7 +51,7 @@ class LWSHead(LinearHead):
         Number of L-BFGS iterations run.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when F has string column names.
 
     See Also

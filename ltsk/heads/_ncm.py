@@ -83,7 +83,7 @@ class NCMHead(BaseHead):
         Training feature mean used for centring (zeros if ``normalize=False``).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when F has string column names.
 
     See Also

@@ -20,6 +20,25 @@ def check_class_counts(class_counts, *, name: str = "class_counts") -> np.ndarra
     Returns
     -------
     counts : ndarray of shape (n_classes,), dtype float64
+        The counts, validated.
+
+    Raises
+    ------
+    TypeError
+        When the counts are not numbers.
+    ValueError
+        When they are not a non-empty 1-D array of finite, non-negative
+        numbers with at least one positive.
+
+    Examples
+    --------
+    >>> from ltsk.utils import check_class_counts
+    >>> check_class_counts([5, 0, 2])
+    array([5., 0., 2.])
+    >>> check_class_counts([0, 0], name="train_counts")
+    Traceback (most recent call last):
+    ...
+    ValueError: train_counts must contain at least one positive count.
     """
     try:
         counts = np.asarray(class_counts, dtype=np.float64)
@@ -43,7 +62,37 @@ def check_class_counts(class_counts, *, name: str = "class_counts") -> np.ndarra
 
 
 def check_sampling_power(q, *, name: str = "q") -> float:
-    """Validate a sampling power ``q`` in [0, 1] and return it as a float."""
+    """Validate a sampling power ``q`` in [0, 1] and return it as a float.
+
+    Parameters
+    ----------
+    q : float
+        Sampling power: 0 class-balanced, 1/2 square-root, 1 instance-balanced.
+    name : str, default="q"
+        Parameter name used in error messages.
+
+    Returns
+    -------
+    q : float
+        The validated power.
+
+    Raises
+    ------
+    TypeError
+        When ``q`` is not a real number (booleans are refused).
+    ValueError
+        When ``q`` is outside [0, 1].
+
+    Examples
+    --------
+    >>> from ltsk.utils import check_sampling_power
+    >>> check_sampling_power(1)
+    1.0
+    >>> check_sampling_power(2, name="head__q")
+    Traceback (most recent call last):
+    ...
+    ValueError: head__q must be in [0, 1], got 2.0.
+    """
     if isinstance(q, bool) or not isinstance(q, numbers.Real):
         raise TypeError(f"{name} must be a real number in [0, 1], got {q!r}.")
     q = float(q)
