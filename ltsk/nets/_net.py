@@ -16,6 +16,7 @@ from sklearn.utils import TransformerTags, check_random_state
 from sklearn.utils._param_validation import (
     Interval,
     Options,
+    StrOptions,
     validate_parameter_constraints,
 )
 from sklearn.utils.multiclass import check_classification_targets
@@ -38,6 +39,13 @@ from ltsk.nets._data import (
     read_labels,
     resolve_subsets,
 )
+from ltsk.nets._mixup import (
+    mixed_pair_loss,
+    per_sample_losses,
+    remix_label_weights,
+    sample_mixup_lambda,
+)
+from ltsk.sampling._probabilities import progressive_sampling_probabilities
 from ltsk.sampling._torch import ClassAwareSampler
 
 
@@ -114,18 +122,24 @@ class LongTailNetClassifier(NeuralNetClassifier):
         ``module__*`` parameters are passed to it. An instance is deep-copied
         at each initialisation, so the object you pass is never trained in
         place.
-    q : float in [0, 1], default=1.0
+    q : float in [0, 1] or "progressive", default=1.0
         Sampling power: 1 is plain shuffled training (each sample once per
-        epoch), 0 class-balanced sampling, 1/2 square-root sampling. For
-        ``q < 1`` each epoch draws ``len(train set)`` samples with
-        replacement.
+        epoch), 0 class-balanced sampling, 1/2 square-root sampling.
+        ``"progressive"`` moves from instance-balanced to class-balanced
+        sampling over training (see Notes). For ``q != 1`` each epoch draws
+        ``len(train set)`` samples with replacement.
     criterion : nn.Module class or instance, default=nn.CrossEntropyLoss
         Loss on ``(logits, encoded targets)``. A criterion *class* whose
         constructor has a ``class_counts`` parameter (``ltsk.losses``) gets
         the training class counts automatically unless
         ``criterion__class_counts`` is set. A criterion class with
         ``normalized_classifier = True`` (LDAM) gets a cosine classifier
-        (``ltsk.losses.NormedLinear``) instead of ``nn.Linear``.
+        (``ltsk.losses.NormedLinear``) instead of ``nn.Linear``. A
+        ``criterion__weight`` given as a numpy array or list (e.g.
+        ``ltsk.losses.class_weights(counts, "inverse")``) is converted to a
+        float tensor of torch's default dtype (float32), which
+        ``nn.CrossEntropyLoss`` requires. An instance is deep-copied at each
+        initialisation, like ``module``.
     optimizer : torch optimizer class, default=torch.optim.Adam
         Adam is robust across the tabular and image backbones without
         tuning; for the CIFAR-LT recipe use ``torch.optim.SGD`` with
@@ -151,7 +165,21 @@ class LongTailNetClassifier(NeuralNetClassifier):
     augment : bool, default=False
         For image inputs (N, C, H, W) or (N, H, W): random crop with 4-pixel
         zero padding and random horizontal flip, applied to each training
-        batch.
+        batch (before mixup).
+    mixup : {None, "mixup", "remix"}, default=None
+        Train on convex combinations of pairs of samples: ``"mixup"`` (Zhang
+        et al., 2018) mixes the labels as the inputs, ``"remix"`` (Chou et
+        al., 2020) gives the whole label to the minority sample of an
+        imbalanced pair. See Notes for the loss and the criteria it supports.
+    mixup_alpha : float > 0, default=1.0
+        :math:`\lambda \sim \mathrm{Beta}(\alpha, \alpha)`, one draw per
+        training batch.
+    remix_kappa : float > 0, default=3.0
+        Remix's :math:`\kappa`: pairs whose class counts differ by this
+        factor or more count as majority/minority.
+    remix_tau : float in [0, 1], default=0.5
+        Remix's :math:`\tau`: the majority sample loses its label when its
+        share of the mixed input is below ``remix_tau``.
     progress_bar : bool, default=False
         Add skorch's ``ProgressBar`` callback (needs ``tqdm``).
     verbose : int, default=0
@@ -186,6 +214,55 @@ class LongTailNetClassifier(NeuralNetClassifier):
     sampler is built from the labels of the data set the training iterator
     receives, so it also follows skorch's internal train/validation split.
 
+    **Progressively-balanced sampling** (``q="progressive"``, Kang et al.,
+    2020, Sec. 3) draws epoch :math:`t` with
+
+    .. math:: p_j(t) = \left(1 - \frac{t}{T}\right) \frac{n_j}{\sum_i n_i}
+              + \frac{t}{T} \frac{1}{C}
+
+    (:func:`ltsk.sampling.progressive_sampling_probabilities`), where
+    :math:`T` is ``max_epochs`` and :math:`t` the 0-based index of the epoch
+    in ``net.history`` (``len(net.history) - 1`` while it runs, the count
+    skorch's ``LRScheduler`` uses), capped at :math:`T`. A fresh fit runs
+    :math:`t = 0, \dots, T - 1`: its first epoch is instance-balanced and its
+    last has :math:`t/T = (T - 1)/T`. A warm-started fit or ``partial_fit``
+    continues the count, so once :math:`T` epochs are in the history sampling
+    stays class-balanced.
+
+    **Mixup and Remix** (``mixup="mixup"`` / ``"remix"``): for each training
+    batch, one :math:`\lambda \sim \mathrm{Beta}(\alpha, \alpha)` is drawn
+    (from torch's generator, seeded by ``random_state``) and each sample
+    :math:`i` is paired with sample :math:`j = \pi(i)` of a random
+    permutation :math:`\pi` of the batch:
+    :math:`\tilde x_i = \lambda x_i + (1 - \lambda) x_j`. The loss of a
+    mixed sample is the "mixed pairs" form
+
+    .. math:: \ell_i = \lambda_y\, L(z_i, y_i) + (1 - \lambda_y)\, L(z_i, y_j)
+
+    with :math:`L` the criterion's per-sample loss; for cross-entropy it
+    equals cross-entropy with the soft target
+    :math:`\lambda_y e_{y_i} + (1 - \lambda_y) e_{y_j}`. Mixup uses
+    :math:`\lambda_y = \lambda` (Zhang et al., 2018); Remix (Chou et al.,
+    2020) sets :math:`\lambda_y = 0` when :math:`n_{y_i}/n_{y_j} \ge \kappa`
+    and :math:`\lambda < \tau`, :math:`\lambda_y = 1` when
+    :math:`n_{y_i}/n_{y_j} \le 1/\kappa` and :math:`1 - \lambda < \tau`,
+    else :math:`\lambda`, with :math:`n` the training counts
+    ``class_counts_`` (:func:`ltsk.nets._mixup.remix_label_weights`). The
+    per-sample losses come from calling the criterion with its ``reduction``
+    attribute set to ``"none"`` for the step; they are then reduced as the
+    criterion reduces: ``"sum"``, or ``"mean"`` over the samples, or, for
+    criteria whose mean is normalised by class weights
+    (``nn.CrossEntropyLoss`` / ``nn.NLLLoss`` with ``weight``, ``LDAMLoss``
+    with ``weight``), divided by
+    :math:`\sum_i \lambda_y w_{y_i} + (1 - \lambda_y) w_{y_j}`. So mixup
+    works with every ltsk loss (``FocalLoss``, ``ClassBalancedLoss``,
+    ``LogitAdjustedLoss``, ``BalancedSoftmaxLoss``, ``LDAMLoss``) and with
+    ``nn.CrossEntropyLoss`` / ``nn.NLLLoss``; a criterion without a
+    ``reduction`` attribute, or whose ``reduction="none"`` output is not one
+    loss per sample, raises a ``TypeError`` at the first batch. Inputs must be
+    floating point. Mixing happens after ``augment`` and on batches drawn
+    with the sampling power ``q``; validation losses use the unmixed data.
+
     :meth:`predict_proba` is the softmax of the logits whatever the criterion
     (skorch's ``predict_nonlinearity="auto"`` only does that for
     cross-entropy); pass another ``predict_nonlinearity`` to override it.
@@ -218,6 +295,10 @@ class LongTailNetClassifier(NeuralNetClassifier):
     ----------
     .. [1] B. Kang et al., "Decoupling Representation and Classifier for
        Long-Tailed Recognition", ICLR 2020.
+    .. [2] H. Zhang, M. Cisse, Y. N. Dauphin and D. Lopez-Paz, "mixup: Beyond
+       Empirical Risk Minimization", ICLR 2018.
+    .. [3] H.-P. Chou, S.-C. Chang, J.-Y. Pan, W. Wei and D.-C. Juan, "Remix:
+       Rebalanced Mixup", ECCV 2020 workshops.
 
     Examples
     --------
@@ -234,10 +315,14 @@ class LongTailNetClassifier(NeuralNetClassifier):
     array([...], dtype='<U3')
     >>> net.transform(X).shape, net.coef_.shape
     ((85, 16), (3, 16))
+    >>> remix = LongTailNetClassifier(MLP, q="progressive", mixup="remix",
+    ...                               max_epochs=5, random_state=0).fit(X, y)
+    >>> remix.predict_proba(X[:2]).shape
+    (2, 3)
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "q": [Interval(Real, 0, 1, closed="both")],
+        "q": [Interval(Real, 0, 1, closed="both"), StrOptions({"progressive"})],
         "lr": [Interval(Real, 0, None, closed="left")],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [
@@ -246,6 +331,10 @@ class LongTailNetClassifier(NeuralNetClassifier):
         ],
         "random_state": ["random_state"],
         "augment": ["boolean"],
+        "mixup": [StrOptions({"mixup", "remix"}), None],
+        "mixup_alpha": [Interval(Real, 0, None, closed="neither")],
+        "remix_kappa": [Interval(Real, 0, None, closed="neither")],
+        "remix_tau": [Interval(Real, 0, 1, closed="both")],
         "progress_bar": ["boolean"],
         "verbose": ["verbose"],
     }
@@ -264,6 +353,10 @@ class LongTailNetClassifier(NeuralNetClassifier):
         classes=None,
         random_state=None,
         augment=False,
+        mixup=None,
+        mixup_alpha=1.0,
+        remix_kappa=3.0,
+        remix_tau=0.5,
         progress_bar=False,
         verbose=0,
         device="cpu",
@@ -285,6 +378,10 @@ class LongTailNetClassifier(NeuralNetClassifier):
         self.q = q
         self.random_state = random_state
         self.augment = augment
+        self.mixup = mixup
+        self.mixup_alpha = mixup_alpha
+        self.remix_kappa = remix_kappa
+        self.remix_tau = remix_tau
         self.progress_bar = progress_bar
 
     # ------------------------------------------------------------------ #
@@ -511,7 +608,13 @@ class LongTailNetClassifier(NeuralNetClassifier):
         return self
 
     def initialize_criterion(self):
-        """Build the criterion; pass the training class counts where accepted."""
+        """Build the criterion; pass the training class counts where accepted.
+
+        A numpy or list ``criterion__weight`` becomes a float tensor; an
+        instance given as ``criterion`` is deep-copied, so callbacks that
+        change its weights (:class:`~ltsk.nets.DeferredReweighting`) never
+        modify the user's object.
+        """
         kwargs = self.get_params_for("criterion")
         if (
             isinstance(self.criterion, type)
@@ -520,7 +623,19 @@ class LongTailNetClassifier(NeuralNetClassifier):
             and _takes_class_counts(self.criterion)
         ):
             kwargs["class_counts"] = self.class_counts_.copy()
-        self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        if isinstance(kwargs.get("weight"), np.ndarray | list | tuple):
+            try:
+                weight = np.asarray(kwargs["weight"], dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(
+                    "criterion__weight must be an array-like of numbers, one per "
+                    f"class, got {kwargs['weight']!r}."
+                ) from exc
+            kwargs["weight"] = torch.as_tensor(weight, dtype=torch.get_default_dtype())
+        criterion = self.criterion
+        if isinstance(criterion, nn.Module) and not kwargs:
+            criterion = copy.deepcopy(criterion)
+        self.criterion_ = self.initialized_instance(criterion, kwargs)
         return self
 
     # ------------------------------------------------------------------ #
@@ -628,7 +743,9 @@ class LongTailNetClassifier(NeuralNetClassifier):
         if training:
             generator.manual_seed(int(torch.randint(2**62, (1,)).item()))
         if training and (self.q != 1.0 or shuffle):
-            if self.q != 1.0:
+            if isinstance(self.q, str):  # "progressive"
+                draw = self._progressive_draw(dataset_labels(dataset), generator)
+            elif self.q != 1.0:
                 draw = ClassAwareSampler(
                     dataset_labels(dataset), self.q, generator=generator
                 ).draw
@@ -649,12 +766,112 @@ class LongTailNetClassifier(NeuralNetClassifier):
         kwargs.setdefault("generator", generator)
         return DataLoader(root, batch_sampler=batch_sampler, **kwargs)
 
+    def _progressive_epoch(self) -> int:
+        """t of the progressive schedule: the running epoch's index, capped at T."""
+        return min(max(len(self.history) - 1, 0), max(self.max_epochs, 1))
+
+    def _progressive_draw(self, labels: np.ndarray, generator: torch.Generator):
+        """Per-epoch draw of progressively-balanced sampling.
+
+        skorch builds the training iterator once per fit, and the batch
+        sampler calls ``draw`` at the start of every epoch (after the epoch's
+        history row exists), so the probabilities are computed there.
+        """
+        _, counts = np.unique(labels, return_counts=True)
+
+        def draw() -> torch.Tensor:
+            probabilities = progressive_sampling_probabilities(
+                counts, self._progressive_epoch(), max(self.max_epochs, 1)
+            )
+            sampler = ClassAwareSampler(
+                labels, class_probabilities=probabilities, generator=generator
+            )
+            return sampler.draw()
+
+        return draw
+
     def train_step_single(self, batch, **fit_params):
-        """One optimisation step; augments image batches when ``augment=True``."""
+        """One optimisation step; augments image batches when ``augment=True``
+        and mixes them when ``mixup`` is set (see the class Notes)."""
         if self.augment:
             Xi, yi = unpack_data(batch)
             batch = (random_crop_flip(to_tensor(Xi, device=self.device)), yi)
-        return super().train_step_single(batch, **fit_params)
+        if self.mixup is None:
+            return super().train_step_single(batch, **fit_params)
+        return self._mixup_step(batch, **fit_params)
+
+    def _mixup_step(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        Xi = to_tensor(Xi, device=self.device)
+        if not isinstance(Xi, torch.Tensor) or not Xi.is_floating_point():
+            kind = getattr(Xi, "dtype", type(Xi).__name__)
+            raise TypeError(
+                f"mixup={self.mixup!r} mixes the inputs, which must be "
+                f"floating-point tensors; got a batch of {kind}."
+            )
+        y_a = to_tensor(yi, device=self.device).long()
+        lam = sample_mixup_lambda(self.mixup_alpha)
+        partner = torch.randperm(len(y_a)).to(y_a.device)
+        y_b = y_a[partner]
+        X_mixed = lam * Xi + (1.0 - lam) * Xi[partner]
+        y_pred = self.infer(X_mixed, **fit_params)
+        if self.mixup == "remix":
+            counts = torch.as_tensor(self.class_counts_)
+            lam_y = remix_label_weights(
+                lam,
+                counts[y_a.cpu()],
+                counts[y_b.cpu()],
+                kappa=self.remix_kappa,
+                tau=self.remix_tau,
+            )
+        else:
+            lam_y = torch.full((len(y_a),), lam, dtype=torch.float64)
+        loss = self.get_mixup_loss(y_pred, y_a, y_b, lam_y, X=X_mixed)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def get_mixup_loss(self, y_pred, y_a, y_b, lam_y, X=None):
+        r"""Mixed-pairs loss :math:`\lambda_y L(z, y_a) + (1 - \lambda_y) L(z, y_b)`.
+
+        The criterion's per-sample losses on both labels (through
+        :meth:`get_loss`, with its ``reduction`` set to ``"none"``), combined
+        per sample and reduced as the criterion reduces (see the class Notes).
+
+        Parameters
+        ----------
+        y_pred : Tensor of shape (n_samples, n_classes)
+            Logits of the mixed inputs.
+        y_a, y_b : Tensor of shape (n_samples,)
+            Encoded labels of each sample and of its partner.
+        lam_y : Tensor of shape (n_samples,)
+            Label weight of ``y_a``.
+        X : Tensor, default=None
+            The mixed inputs, passed on to :meth:`get_loss`.
+
+        Returns
+        -------
+        loss : Tensor
+            A scalar for the criterion's "mean" or "sum" reduction.
+        """
+        criterion = self.criterion_
+        n_samples = len(y_a)
+        losses_a, reduction = per_sample_losses(
+            criterion,
+            lambda: self.get_loss(y_pred, y_a, X=X, training=True),
+            n_samples,
+        )
+        losses_b, _ = per_sample_losses(
+            criterion,
+            lambda: self.get_loss(y_pred, y_b, X=X, training=True),
+            n_samples,
+        )
+        weight = None
+        if isinstance(criterion, nn.CrossEntropyLoss | nn.NLLLoss) or getattr(
+            criterion, "weighted_mean", False
+        ):
+            weight = getattr(criterion, "weight", None)
+        return mixed_pair_loss(losses_a, losses_b, lam_y, reduction, weight, y_a, y_b)
 
     def get_loss(self, y_pred, y_true, *args, **kwargs):
         """Criterion on the logits (log-softmax first for ``nn.NLLLoss``)."""

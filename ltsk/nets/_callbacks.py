@@ -1,0 +1,192 @@
+"""Training callbacks for LongTailNetClassifier: deferred re-weighting (DRW)."""
+
+import warnings
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
+from skorch.callbacks import Callback
+
+from ltsk.losses._weights import _SCHEMES, class_weights
+
+# Where the criterion keeps the weights it had before DRW first touched it, so
+# that every fit (also a warm-started one, or a refit reusing the instance)
+# starts from the user's weights.
+_ORIGINAL = "_drw_original_weight"
+
+
+def _criterion_dtype(net, criterion) -> torch.dtype:
+    weight = getattr(criterion, "weight", None)
+    if isinstance(weight, torch.Tensor) and weight.is_floating_point():
+        return weight.dtype
+    for param in net.module_.parameters():
+        if param.is_floating_point():
+            return param.dtype
+    return torch.get_default_dtype()
+
+
+class DeferredReweighting(Callback):
+    r"""Switch the criterion to class-balanced weights at a given epoch (DRW).
+
+    Deferred re-weighting trains with the criterion's own weights (none, by
+    default) for the first ``start_epoch`` epochs, then sets its class
+    weights to ``class_weights(net.class_counts_, scheme, beta=beta,
+    power=power)`` for the rest of training (Cao et al. [1]_, who switch at
+    the first learning-rate decay and pair it with
+    :class:`~ltsk.losses.LDAMLoss`).
+
+    Parameters
+    ----------
+    start_epoch : int >= 0
+        0-based index of the first re-weighted epoch: epochs ``0, ...,
+        start_epoch - 1`` use the original weights, epochs ``start_epoch``
+        onwards the class-balanced ones. The index is the epoch's position in
+        ``net.history`` (``len(net.history) - 1`` while it runs, i.e. the
+        history's 1-based ``"epoch"`` column minus one), the count skorch's
+        ``LRScheduler`` uses, so ``start_epoch=k`` pairs with a scheduler
+        milestone at ``k``. A warm-started fit or ``partial_fit`` continues
+        the count. ``start_epoch=0`` re-weights from the start.
+        ``start_epoch >= max_epochs`` (counting the epochs already in the
+        history) is allowed but emits a ``UserWarning`` at the start of
+        ``fit``: the weights would never be switched on.
+    beta : float in (0, 1), default=0.9999
+        Hyper-parameter of ``scheme="effective_number"``.
+    scheme : {"effective_number", "inverse", "sqrt_inverse", "power"}, \
+            default="effective_number"
+        Re-weighting family of :func:`ltsk.losses.class_weights`.
+    power : float >= 0, default=1.0
+        Exponent of ``scheme="power"``.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_classes,)
+        The class weights switched on (set at the start of each fit).
+
+    Notes
+    -----
+    From epoch ``start_epoch`` on, a sample of class :math:`y` has its loss
+    weighted by
+
+    .. math:: w_y = C \, \frac{(1 - \beta) / (1 - \beta^{n_y})}
+              {\sum_{j} (1 - \beta) / (1 - \beta^{n_j})}
+
+    (the inverse effective number of Cui et al., normalised to sum to
+    :math:`C`), with :math:`n_j` the training counts ``net.class_counts_``.
+
+    The criterion needs an assignable ``weight`` attribute holding one weight
+    per class: :class:`~ltsk.losses.LDAMLoss`,
+    :class:`~ltsk.losses.ClassBalancedLoss` (whose own weights are then the
+    "original" ones; with ``beta=0`` they are all 1, which makes
+    ``ClassBalancedLoss(beta=0, gamma=2)`` a focal loss with DRW),
+    ``nn.CrossEntropyLoss`` and ``nn.NLLLoss``. The weights are given the
+    dtype and device of the criterion's weight, or else of the module's
+    parameters. Other criteria (``FocalLoss``, ``LogitAdjustedLoss``, ...)
+    raise a ``TypeError``.
+
+    At the start of every fit the criterion's original weights are restored,
+    so a refit, a clone or a warm start never begins from switched weights.
+    Parameters are validated at the start of ``fit``.
+
+    References
+    ----------
+    .. [1] K. Cao, C. Wei, A. Gaidon, N. Arechiga and T. Ma, "Learning
+       Imbalanced Datasets with Label-Distribution-Aware Margin Loss",
+       NeurIPS 2019 (LDAM-DRW).
+    .. [2] Y. Cui, M. Jia, T.-Y. Lin, Y. Song and S. Belongie, "Class-Balanced
+       Loss Based on Effective Number of Samples", CVPR 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ltsk.losses import LDAMLoss
+    >>> from ltsk.nets import MLP, DeferredReweighting, LongTailNetClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], [60, 20, 5])
+    >>> X = rng.normal(size=(85, 4)) + y[:, None]
+    >>> net = LongTailNetClassifier(
+    ...     MLP, criterion=LDAMLoss, max_epochs=4, random_state=0,
+    ...     callbacks=[DeferredReweighting(start_epoch=2, beta=0.99)],
+    ... ).fit(X, y)
+    >>> net.criterion_.weight
+    tensor([0.2357, 0.5862, 2.1781])
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "start_epoch": [Interval(Integral, 0, None, closed="left")],
+        "beta": [Interval(Real, 0, 1, closed="neither")],
+        "scheme": [StrOptions(set(_SCHEMES))],
+        "power": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(self, start_epoch, beta=0.9999, scheme="effective_number", power=1.0):
+        self.start_epoch = start_epoch
+        self.beta = beta
+        self.scheme = scheme
+        self.power = power
+
+    def _validate(self, net) -> None:
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {name: getattr(self, name) for name in self._parameter_constraints},
+            caller_name=type(self).__name__,
+        )
+        criterion = net.criterion_
+        if not hasattr(criterion, "weight"):
+            raise TypeError(
+                f"{type(self).__name__} needs a criterion with a `weight` "
+                "attribute for class weights (LDAMLoss, ClassBalancedLoss, "
+                "nn.CrossEntropyLoss, nn.NLLLoss); "
+                f"{type(criterion).__name__} has none."
+            )
+        remaining = len(net.history) + net.max_epochs
+        if self.start_epoch >= remaining:
+            warnings.warn(
+                f"start_epoch={self.start_epoch} >= the {remaining} epochs of this "
+                f"fit (max_epochs={net.max_epochs} plus {len(net.history)} "
+                "already in the history): DeferredReweighting will never switch "
+                "the class weights on.",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self._validate(net)
+        criterion = net.criterion_
+        if _ORIGINAL in vars(criterion):
+            original = vars(criterion)[_ORIGINAL]
+            self._assign(net, criterion, original)
+        else:
+            weight = criterion.weight
+            if isinstance(weight, torch.Tensor):
+                weight = weight.detach().clone()
+            # Plain instance attribute (not a buffer): it must not appear in
+            # the criterion's state_dict.
+            object.__setattr__(criterion, _ORIGINAL, weight)
+        self.weights_ = class_weights(
+            net.class_counts_, self.scheme, beta=self.beta, power=self.power
+        )
+        self._switched = False
+
+    def on_epoch_begin(self, net, **kwargs):
+        epoch = len(net.history) - 1
+        if epoch >= self.start_epoch and not self._switched:
+            self._assign(net, net.criterion_, self.weights_)
+            self._switched = True
+
+    @staticmethod
+    def _assign(net, criterion, weight) -> None:
+        if weight is not None:
+            dtype = _criterion_dtype(net, criterion)
+            current = getattr(criterion, "weight", None)
+            device = current.device if isinstance(current, torch.Tensor) else net.device
+            if isinstance(weight, torch.Tensor):
+                weight = weight.detach().to(device=device, dtype=dtype)
+            else:
+                weight = torch.as_tensor(np.asarray(weight), dtype=dtype, device=device)
+        criterion.weight = weight
