@@ -9,6 +9,13 @@
 """
 
 from ltsk.nets._backbones import MLP, ResNet32, SmallCNN
+from ltsk.nets._callbacks import DeferredReweighting
 from ltsk.nets._net import LongTailNetClassifier
 
-__all__ = ["LongTailNetClassifier", "MLP", "ResNet32", "SmallCNN"]
+__all__ = [
+    "DeferredReweighting",
+    "LongTailNetClassifier",
+    "MLP",
+    "ResNet32",
+    "SmallCNN",
+]
