@@ -67,6 +67,8 @@ class DeferredReweighting(Callback):
     ----------
     weights_ : ndarray of shape (n_classes,)
         The class weights switched on (set at the start of each fit).
+    switched_ : bool
+        Whether the weights have been switched on in the current fit.
 
     Notes
     -----
@@ -171,13 +173,13 @@ class DeferredReweighting(Callback):
         self.weights_ = class_weights(
             net.class_counts_, self.scheme, beta=self.beta, power=self.power
         )
-        self._switched = False
+        self.switched_ = False
 
     def on_epoch_begin(self, net, **kwargs):
         epoch = len(net.history) - 1
-        if epoch >= self.start_epoch and not self._switched:
+        if epoch >= self.start_epoch and not self.switched_:
             self._assign(net, net.criterion_, self.weights_)
-            self._switched = True
+            self.switched_ = True
 
     @staticmethod
     def _assign(net, criterion, weight) -> None:

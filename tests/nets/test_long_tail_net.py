@@ -11,7 +11,13 @@ from skorch.callbacks import Callback, ProgressBar
 from skorch.dataset import ValidSplit
 from torch import nn
 
-from ltsk.losses import BalancedSoftmaxLoss, FocalLoss, LDAMLoss, NormedLinear
+from ltsk.losses import (
+    BalancedSoftmaxLoss,
+    FocalLoss,
+    LDAMLoss,
+    NormedLinear,
+    class_weights,
+)
 from ltsk.nets import MLP, LongTailNetClassifier, SmallCNN
 from ltsk.nets._data import random_crop_flip
 
@@ -374,6 +380,7 @@ def test_pickle_round_trip(dump):
         ({}, None, lambda y: y + 0.5, ValueError, "Unknown label type"),
         ({"q": 1.5}, None, None, ValueError, "'q' parameter"),
         ({"q": "0"}, None, None, TypeError, "'q' parameter"),
+        ({"q": "balanced"}, None, None, ValueError, "'q' parameter.*progressive"),
         ({"augment": 1}, None, None, TypeError, "'augment' parameter"),
         ({"max_epochs": -1}, None, None, ValueError, "'max_epochs' parameter"),
         ({"classes": [0, 1]}, None, None, ValueError, "not in the classes"),
@@ -385,6 +392,27 @@ def test_bad_input(params, X_fn, y_fn, error, match):
     y = y_fn(y) if y_fn else y
     with pytest.raises(error, match=match):
         small_net(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("as_list", [False, True])
+def test_numpy_class_weights_work_as_criterion_weight(as_list):
+    X, y = make_data()
+    w = class_weights(COUNTS, "sqrt_inverse")
+    weight = w.tolist() if as_list else w
+    net = small_net(
+        criterion=nn.CrossEntropyLoss, criterion__weight=weight, max_epochs=1
+    ).fit(X, y)
+    assert net.get_params()["criterion__weight"] is weight  # parameter untouched
+    assert net.criterion_.weight.dtype == torch.float32
+    np.testing.assert_allclose(net.criterion_.weight.numpy(), w, rtol=1e-6)
+    logits = torch.randn(6, 4)
+    targets = torch.tensor([0, 1, 2, 3, 3, 3])
+    expected = nn.functional.cross_entropy(
+        logits, targets, weight=torch.tensor(w, dtype=torch.float32)
+    )
+    torch.testing.assert_close(net.criterion_(logits, targets), expected)
+    with pytest.raises(TypeError, match="criterion__weight must be an array-like"):
+        small_net(criterion=nn.CrossEntropyLoss, criterion__weight=["a"] * 4).fit(X, y)
 
 
 def test_requires_y_and_fit_before_predict():
