@@ -4,18 +4,23 @@
   sampling, automatic class counts for the losses, label encoding, softmax
   probabilities, and ``transform`` / ``coef_`` / ``intercept_`` for decoupled
   stage-2 heads.
+- :class:`BBNClassifier` - the bilateral-branch network (uniform and reversed
+  samplers, cumulative learning with :func:`bbn_alpha`) of Zhou et al. (2020).
 - Backbones that infer their input size from the data: :class:`MLP` (tabular),
   :class:`SmallCNN` (28x28 and 32x32 images), :class:`ResNet32` (CIFAR-LT).
 """
 
 from ltsk.nets._backbones import MLP, ResNet32, SmallCNN
+from ltsk.nets._bbn import BBNClassifier, bbn_alpha
 from ltsk.nets._callbacks import DeferredReweighting
 from ltsk.nets._net import LongTailNetClassifier
 
 __all__ = [
+    "BBNClassifier",
     "DeferredReweighting",
     "LongTailNetClassifier",
     "MLP",
     "ResNet32",
     "SmallCNN",
+    "bbn_alpha",
 ]

@@ -1,0 +1,509 @@
+"""BBNClassifier: the bilateral-branch network with cumulative learning."""
+
+import copy
+import inspect
+from collections.abc import Iterator
+from functools import partial
+from numbers import Integral
+from typing import ClassVar
+
+import numpy as np
+import torch
+from skorch.utils import to_tensor
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from ltsk.nets._data import (
+    ArrayDataset,
+    EpochBatchSampler,
+    dataset_labels,
+    pass_through,
+    random_crop_flip,
+    resolve_subsets,
+)
+from ltsk.nets._net import LongTailNetClassifier, _eval_mode
+from ltsk.sampling._torch import ClassAwareSampler
+
+
+def bbn_alpha(epoch: int, n_epochs: int) -> float:
+    r"""Weight of the conventional branch in BBN's cumulative learning.
+
+    Parameters
+    ----------
+    epoch : int
+        0-based index of the training epoch, ``epoch >= 0``.
+    n_epochs : int
+        Length :math:`T` of the schedule (the number of training epochs),
+        ``n_epochs >= 1``.
+
+    Returns
+    -------
+    alpha : float
+        :math:`\alpha = 1 - (t / T)^2` for :math:`t < T`, and 0 for epochs at
+        or past the end of the schedule (e.g. when ``partial_fit`` continues
+        training).
+
+    Notes
+    -----
+    The parabolic decay of Zhou et al. (2020), Eq. (3): training starts on
+    the conventional (uniform sampler) branch alone, :math:`\alpha = 1`, and
+    moves its attention to the re-balancing (reversed sampler) branch. The
+    official code writes :math:`1 - ((e - 1) / T)^2` for the 1-based epoch
+    :math:`e`, the same values.
+
+    References
+    ----------
+    .. [1] B. Zhou, Q. Cui, X.-S. Wei and Z.-M. Chen, "BBN: Bilateral-Branch
+       Network with Cumulative Learning for Long-Tailed Visual Recognition",
+       CVPR 2020.
+
+    Examples
+    --------
+    >>> from ltsk.nets import bbn_alpha
+    >>> [bbn_alpha(t, 4) for t in range(4)]
+    [1.0, 0.9375, 0.75, 0.4375]
+    """
+    for name, value, low in (("epoch", epoch, 0), ("n_epochs", n_epochs, 1)):
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            raise TypeError(f"{name} must be an int, got {value!r}.")
+        if value < low:
+            raise ValueError(f"{name} must be >= {low}, got {value}.")
+    return max(0.0, 1.0 - (epoch / n_epochs) ** 2)
+
+
+def reversed_class_probabilities(class_counts) -> np.ndarray:
+    """Class probabilities of BBN's reversed sampler, :math:`p_j ∝ 1/n_j`."""
+    inverse = 1.0 / np.asarray(class_counts, dtype=np.float64)
+    return inverse / inverse.sum()
+
+
+class BilateralBranchModule(nn.Module):
+    """Shared backbone, conventional and re-balancing branches, one classifier.
+
+    The classifier acts on the concatenated, weighted branch features
+    ``[alpha * f_c, (1 - alpha) * f_r]``, so its weight is ``[W_c, W_r]``.
+
+    Parameters
+    ----------
+    backbone : nn.Module
+        Maps a batch of inputs to (n_samples, n_features) features.
+    conventional, rebalancing : nn.Module
+        The two branches, each mapping backbone features to
+        (n_samples, n_branch_features).
+    classifier : nn.Module
+        Maps (n_samples, 2 * n_branch_features) to logits.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        conventional: nn.Module,
+        rebalancing: nn.Module,
+        classifier: nn.Module,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.conventional = conventional
+        self.rebalancing = rebalancing
+        self.classifier = classifier
+
+    def combine(
+        self, h_c: torch.Tensor, h_r: torch.Tensor, alpha: float
+    ) -> torch.Tensor:
+        """``[alpha f_c(h_c), (1 - alpha) f_r(h_r)]`` from backbone features."""
+        return torch.cat(
+            [alpha * self.conventional(h_c), (1 - alpha) * self.rebalancing(h_r)],
+            dim=1,
+        )
+
+    def mixed_logits(
+        self, x_c: torch.Tensor, x_r: torch.Tensor, alpha: float, **kwargs
+    ) -> torch.Tensor:
+        """Training logits: ``x_c`` through the conventional branch, ``x_r``
+        through the re-balancing one, mixed with weight ``alpha``."""
+        h_c = self.backbone(x_c, **kwargs)
+        h_r = self.backbone(x_r, **kwargs)
+        return self.classifier(self.combine(h_c, h_r, alpha))
+
+    def features(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
+        """Inference features: both branches on ``x`` with equal weights."""
+        h = self.backbone(x, **kwargs)
+        return self.combine(h, h, 0.5)
+
+    def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
+        return self.classifier(self.features(x, **kwargs))
+
+
+class _PairedBatches:
+    """One step = one uniform and one reversed batch: ``((X_c, X_r), (y_c, y_r))``.
+
+    Both loaders serve ``len(dataset)`` samples per epoch in batches of the
+    same size, so they have the same number of batches.
+    """
+
+    def __init__(
+        self,
+        uniform: DataLoader,
+        reversed_: DataLoader,
+        class_probabilities: np.ndarray,
+    ) -> None:
+        self.uniform = uniform
+        self.reversed = reversed_
+        self.class_probabilities = class_probabilities
+
+    def __len__(self) -> int:
+        return len(self.uniform)
+
+    def __iter__(self) -> Iterator:
+        for (x_c, y_c), (x_r, y_r) in zip(self.uniform, self.reversed, strict=True):
+            yield (x_c, x_r), (y_c, y_r)
+
+
+def _parent_only_params() -> list[str]:
+    """LongTailNetClassifier parameters that do not apply to BBN (e.g. ``q``)."""
+    own = inspect.signature(BBNClassifier.__init__).parameters
+    parent = inspect.signature(LongTailNetClassifier.__init__).parameters
+    return [
+        name
+        for name, p in parent.items()
+        if name not in own and p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+
+
+class BBNClassifier(LongTailNetClassifier):
+    r"""Bilateral-Branch Network (BBN) with cumulative learning.
+
+    A shared backbone (``module``) feeds two branches: the *conventional*
+    branch learns from instance-balanced batches (a plain shuffle), the
+    *re-balancing* branch from batches of a *reversed* sampler that draws
+    class :math:`j` with probability :math:`\propto 1/n_j`. One linear
+    classifier reads the concatenated branch features, weighted by
+    :math:`\alpha` and :math:`1 - \alpha`; :math:`\alpha` decays from 1 to 0
+    over training (cumulative learning), so the net first learns a universal
+    representation and then focuses on the tail classes. At inference both
+    branches weigh 0.5.
+
+    Same estimator surface as :class:`LongTailNetClassifier`: any labels,
+    ``predict_proba`` (softmax), class counts for ``ltsk.losses`` criteria,
+    and :meth:`transform` / :attr:`coef_` / :attr:`intercept_` for the
+    combined features and classifier, so a fitted BBN is also a feature
+    extractor for :class:`ltsk.DecoupledClassifier`.
+
+    Parameters
+    ----------
+    module : nn.Module class or instance
+        The shared backbone, mapping a batch of X to 2-D features, e.g.
+        :class:`~ltsk.nets.MLP`; ``module__*`` parameters are passed to it.
+    branch : nn.Module class, nn.Module instance, callable or None, \
+            default=None
+        Architecture of each branch, applied to the backbone features.
+        ``None`` is ``Linear(d, d)`` followed by ``ReLU`` with ``d`` the
+        backbone's feature size. A class or callable is called once per
+        branch with the ``branch__*`` parameters (e.g. ``branch=MLP,
+        branch__hidden_units=(32,)``), so the branches start from
+        independent initialisations; an instance is deep-copied for each
+        branch (both start from its weights). Must map (n, d) features to
+        (n, d_b).
+    criterion : nn.Module class or instance, default=nn.CrossEntropyLoss
+        Loss on ``(logits, encoded targets)``; a criterion class with a
+        ``class_counts`` parameter gets the training class counts, one with
+        ``normalized_classifier = True`` a cosine classifier.
+    optimizer : torch optimizer class, default=torch.optim.Adam
+    lr : float, default=1e-3
+    max_epochs : int, default=20
+        Also the length :math:`T` of the cumulative-learning schedule.
+        ``max_epochs=0`` initialises the net without training (for
+        ``load_params``).
+    batch_size : int, default=128
+        Size of each of the two batches of a training step.
+    train_split : callable or None, default=None
+        As for :class:`LongTailNetClassifier`; both samplers follow the
+        training part, and ``valid_loss`` / ``valid_acc`` score the inference
+        logits.
+    classes : array-like or None, default=None
+        Fixed label set; ``None`` takes the labels in ``y``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, both samplers, dropout and augmentation.
+    augment : bool, default=False
+        Random crop and flip of both image batches of each step.
+    progress_bar : bool, default=False
+    verbose : int, default=0
+    device : str or torch.device, default="cpu"
+    **kwargs
+        Further skorch parameters (``callbacks``, ``iterator_train__*``, ...).
+        The sampling power ``q`` of :class:`LongTailNetClassifier` does not
+        apply (BBN's two samplers are fixed by the method) and is rejected,
+        as is mixup.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Sorted labels, in the order of the :meth:`predict_proba` columns.
+    class_counts_ : ndarray of shape (n_classes,)
+        Training samples per class in the data given to ``fit``.
+    n_features_in_ : int
+        ``X.shape[1]`` for array input (absent for torch datasets).
+    module_ : BilateralBranchModule
+        ``backbone``, ``conventional``, ``rebalancing`` and ``classifier``.
+    history_ : skorch History
+        Besides skorch's entries, ``alpha`` per epoch:
+        ``net.history[:, "alpha"]``.
+    coef_ : ndarray of shape (n_classes, 2 * n_branch_features)
+        The classifier ``[W_c, W_r]``.
+    intercept_ : ndarray of shape (n_classes,)
+
+    See Also
+    --------
+    LongTailNetClassifier : joint training with one sampler of power ``q``.
+    bbn_alpha : the cumulative-learning schedule.
+
+    Notes
+    -----
+    *Samplers.* Each training step takes a batch :math:`(x_c, y_c)` from a
+    uniform sampler (every sample once per epoch, shuffled) and a batch
+    :math:`(x_r, y_r)` from the reversed sampler, which draws a class with
+
+    .. math:: p_j = \frac{1/n_j}{\sum_{i=1}^{C} 1/n_i}
+
+    then a sample uniformly within it, with replacement, ``len(train set)``
+    draws per epoch; :math:`n_j` are the counts of the training part.
+
+    *Cumulative learning.* With :math:`f_c, f_r` the branch features and
+    :math:`t` the 0-based epoch of :math:`T` = ``max_epochs``,
+
+    .. math::
+
+        \alpha = 1 - (t / T)^2, \qquad
+        z = \alpha W_c f_c(x_c) + (1 - \alpha) W_r f_r(x_r) + b, \\
+        L = \alpha\, \ell(z, y_c) + (1 - \alpha)\, \ell(z, y_r)
+
+    (Zhou et al., 2020, Eqs. 1-3). Epochs past :math:`T` (``partial_fit``,
+    ``warm_start``) continue with :math:`\alpha = 0`.
+
+    *Inference.* :math:`z = 0.5\, W_c f_c(x) + 0.5\, W_r f_r(x) + b`:
+    :meth:`transform` returns :math:`[0.5 f_c(x), 0.5 f_r(x)]` (eval mode),
+    so ``transform(X) @ coef_.T + intercept_`` are the logits. The official
+    code scales the training features by 2 and concatenates them unweighted
+    at inference: the same model with :math:`W` halved.
+
+    *Branches.* In the paper each branch is a copy of the backbone's last
+    residual block on top of the shared earlier layers. With an arbitrary
+    backbone, the branches here are small modules on its output features
+    (``branch``); to follow the paper with a ResNet, pass the backbone
+    without its last block as ``module`` and that block (plus pooling and
+    flattening) as ``branch``.
+
+    Each training step runs the backbone on both batches (BatchNorm
+    statistics see both, as in the official code). Other skorch callbacks
+    receive the paired batch ``((X_c, X_r), (y_c, y_r))`` during training.
+
+    References
+    ----------
+    .. [1] B. Zhou, Q. Cui, X.-S. Wei and Z.-M. Chen, "BBN: Bilateral-Branch
+       Network with Cumulative Learning for Long-Tailed Visual Recognition",
+       CVPR 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ltsk.nets import MLP, BBNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat(["cat", "dog", "emu"], [60, 20, 5])
+    >>> X = rng.normal(size=(85, 4)) + (y == "dog")[:, None] * 3.0
+    >>> net = BBNClassifier(MLP, module__hidden_units=(16,), max_epochs=4,
+    ...                     batch_size=32, random_state=0).fit(X, y)
+    >>> net.history[:, "alpha"]
+    [1.0, 0.9375, 0.75, 0.4375]
+    >>> net.predict(X[:3])
+    array([...], dtype='<U3')
+    >>> net.transform(X).shape, net.coef_.shape
+    ((85, 32), (3, 32))
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **{
+            name: constraint
+            for name, constraint in LongTailNetClassifier._parameter_constraints.items()
+            if name != "q"
+        },
+        "branch": [None, callable],
+    }
+    prefixes_: ClassVar[list[str]] = [*LongTailNetClassifier.prefixes_, "branch"]
+
+    def __init__(
+        self,
+        module,
+        *,
+        branch=None,
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=20,
+        batch_size=128,
+        train_split=None,
+        classes=None,
+        random_state=None,
+        augment=False,
+        progress_bar=False,
+        verbose=0,
+        device="cpu",
+        **kwargs,
+    ):
+        not_applicable = sorted(set(_parent_only_params()) & set(kwargs))
+        if not_applicable:
+            # Otherwise LongTailNetClassifier would store them and BBN would
+            # silently ignore them.
+            raise TypeError(
+                f"BBNClassifier does not take {', '.join(not_applicable)}: its "
+                "two samplers (uniform and reversed) and its training step are "
+                "fixed by the method."
+            )
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            classes=classes,
+            random_state=random_state,
+            augment=augment,
+            progress_bar=progress_bar,
+            verbose=verbose,
+            device=device,
+            **kwargs,
+        )
+        self.branch = branch
+
+    def _get_param_names(self):
+        excluded = set(_parent_only_params())
+        return [n for n in super()._get_param_names() if n not in excluded]
+
+    # ------------------------------------------------------------------ #
+    # initialisation
+    # ------------------------------------------------------------------ #
+    def _make_branch(self, n_features: int) -> nn.Module:
+        if self.branch is None:
+            return nn.Sequential(nn.Linear(n_features, n_features), nn.ReLU())
+        kwargs = self.get_params_for("branch")
+        if isinstance(self.branch, nn.Module):
+            if kwargs:
+                return type(self.branch)(**kwargs)
+            return copy.deepcopy(self.branch)
+        branch = self.branch(**kwargs)
+        if not isinstance(branch, nn.Module):
+            raise TypeError(
+                "branch must be an nn.Module, an nn.Module class or a callable "
+                f"returning one, got a callable returning {type(branch).__name__}."
+            )
+        return branch
+
+    def initialize_module(self):
+        """Build the backbone (as the parent does), both branches, the classifier."""
+        super().initialize_module()
+        backbone = self.module_.backbone
+        probe = to_tensor(self._probe_input_, device=self.device)
+        with _eval_mode(backbone), torch.no_grad():
+            hidden = backbone(probe)
+        branches = []
+        for _ in range(2):
+            branch = self._make_branch(hidden.shape[1])
+            if self.device is not None:
+                branch = branch.to(self.device)
+            with _eval_mode(branch), torch.no_grad():
+                out = branch(hidden)
+            if not isinstance(out, torch.Tensor) or out.dim() != 2:
+                shape = tuple(out.shape) if hasattr(out, "shape") else None
+                raise ValueError(
+                    "branch must return a 2-D tensor of features (n_samples, "
+                    f"n_features), got {type(out).__name__} with shape {shape}."
+                )
+            branches.append(branch)
+        classifier = self._classifier_class()(2 * out.shape[1], len(self.classes_))
+        self.module_ = BilateralBranchModule(backbone, *branches, classifier)
+        return self
+
+    # ------------------------------------------------------------------ #
+    # training
+    # ------------------------------------------------------------------ #
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(
+            net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
+        )
+        self.history.record("alpha", bbn_alpha(len(self.history) - 1, self.max_epochs))
+
+    def get_iterator(self, dataset: Dataset, training: bool = False):
+        """Paired uniform / reversed batches in training; the parent's otherwise.
+
+        Both samplers are built from the labels of ``dataset`` itself (the
+        training part under ``train_split``). ``iterator_train__shuffle=False``
+        makes the uniform branch iterate in order.
+        """
+        if not training:
+            return super().get_iterator(dataset, training=False)
+        kwargs = self.get_params_for("iterator_train")
+        if self.iterator_train is not DataLoader or {"sampler", "batch_sampler"} & set(
+            kwargs
+        ):
+            raise ValueError(
+                "BBNClassifier draws its own uniform and reversed batches; remove "
+                "iterator_train__sampler / iterator_train__batch_sampler or the "
+                "custom iterator_train."
+            )
+        batch_size = kwargs.pop("batch_size", self.batch_size)
+        if batch_size == -1:
+            batch_size = len(dataset)
+        shuffle = kwargs.pop("shuffle", True)
+        drop_last = kwargs.pop("drop_last", False)
+        generator = torch.Generator()
+        generator.manual_seed(int(torch.randint(2**62, (1,)).item()))
+
+        labels = dataset_labels(dataset)
+        probabilities = reversed_class_probabilities(
+            np.unique(labels, return_counts=True)[1]
+        )
+        reversed_draw = ClassAwareSampler(
+            labels, class_probabilities=probabilities, generator=generator
+        ).draw
+        uniform_draw = (
+            partial(torch.randperm, len(dataset), generator=generator)
+            if shuffle
+            else None
+        )
+        root, indices = resolve_subsets(dataset)
+        batched = isinstance(root, ArrayDataset)
+        if batched:
+            kwargs["collate_fn"] = pass_through
+        kwargs.setdefault("generator", generator)
+
+        def loader(draw) -> DataLoader:
+            batch_sampler = EpochBatchSampler(
+                len(dataset),
+                batch_size,
+                draw,
+                indices,
+                as_list=not batched,
+                drop_last=drop_last,
+            )
+            return DataLoader(root, batch_sampler=batch_sampler, **kwargs)
+
+        return _PairedBatches(
+            loader(uniform_draw), loader(reversed_draw), probabilities
+        )
+
+    def train_step_single(self, batch, **fit_params):
+        """One step on a uniform and a reversed batch, mixed with this epoch's alpha."""
+        self._set_training(True)
+        (x_c, x_r), (y_c, y_r) = batch
+        x_c = to_tensor(x_c, device=self.device)
+        x_r = to_tensor(x_r, device=self.device)
+        if self.augment:
+            x_c, x_r = random_crop_flip(x_c), random_crop_flip(x_r)
+        alpha = self.history[-1, "alpha"]
+        logits = self.module_.mixed_logits(x_c, x_r, alpha, **fit_params)
+        loss = alpha * self.get_loss(logits, y_c, X=x_c, training=True) + (
+            1 - alpha
+        ) * self.get_loss(logits, y_r, X=x_r, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": logits}
