@@ -88,6 +88,9 @@ class BaseHead(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict] = {}
+    # True for heads whose _fit detects NaN/inf in F from a pass it makes
+    # anyway (and then raises scikit-learn's error), saving the validation pass.
+    _fit_checks_finite: ClassVar[bool] = False
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, F, y, *, coef=None, intercept=None, classes=None):
@@ -114,7 +117,9 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         self : object
             The fitted head.
         """
-        F, y = validate_data(self, F, y, dtype=_DTYPES)
+        F, y = validate_data(
+            self, F, y, dtype=_DTYPES, ensure_all_finite=not self._fit_checks_finite
+        )
         check_classification_targets(y)
         classes_, y_encoded = _encode_labels(y, classes)
         counts = np.bincount(y_encoded, minlength=classes_.shape[0])

@@ -3,6 +3,7 @@
 from typing import ClassVar
 
 import numpy as np
+from sklearn.utils import assert_all_finite
 from sklearn.utils._param_validation import StrOptions
 
 from ltsk.heads._base import BaseHead
@@ -21,6 +22,16 @@ def _row_norms(F: np.ndarray) -> np.ndarray:
 def _inverse(values: np.ndarray) -> np.ndarray:
     """1 / values, with 0 where values is 0 (a zero row stays a zero row)."""
     return np.divide(1.0, values, out=np.zeros_like(values), where=values > 0)
+
+
+def _check_finite(sums, F):
+    """Raise scikit-learn's NaN/inf error if ``sums`` of ``F`` are not finite.
+
+    A NaN or inf in ``F`` makes its sums non-finite, so checking these replaces
+    the validation pass over ``F``; the exact check only runs to word the error.
+    """
+    if not np.all(np.isfinite(sums)):
+        assert_all_finite(F, input_name="F", estimator_name="NCMHead")
 
 
 def _class_means(F, y, counts, mean):
@@ -134,6 +145,8 @@ class NCMHead(BaseHead):
         self.metric = metric
         self.normalize = normalize
 
+    _fit_checks_finite = True
+
     def _fit(self, F, y, counts, coef, intercept):
         if self.normalize:
             # Column sums per block, accumulated in float64: as fast as one
@@ -141,11 +154,13 @@ class NCMHead(BaseHead):
             total = np.zeros(F.shape[1])
             for start in range(0, F.shape[0], 8 * _CHUNK_ROWS):
                 total += F[start : start + 8 * _CHUNK_ROWS].sum(axis=0)
+            _check_finite(total, F)
             self.mean_ = (total / F.shape[0]).astype(F.dtype)
             self.centroids_ = _class_means(F, y, counts, self.mean_)
         else:
             self.mean_ = np.zeros(F.shape[1], dtype=F.dtype)
             self.centroids_ = _class_means(F, y, counts, None)
+            _check_finite(self.centroids_, F)
 
     def _scores(self, F):
         # Scored in row chunks into one (n, C) output: a centred copy of the

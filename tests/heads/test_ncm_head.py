@@ -103,3 +103,23 @@ def test_scores_in_chunks_equal_scores_at_once(monkeypatch, metric, normalize):
     whole = head.decision_function(F)
     monkeypatch.setattr(ncm, "_SCORE_ROWS", 7)  # 8 chunks, the last one short
     np.testing.assert_allclose(head.decision_function(F), whole, rtol=1e-12)
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_features_raise_sklearn_error(normalize, bad):
+    # NCM detects NaN/inf from its own sums instead of a separate validation
+    # pass; the error must be scikit-learn's usual one all the same.
+    F = np.arange(40, dtype=np.float32).reshape(20, 2)
+    F[7, 1] = bad
+    y = np.repeat([0, 1], 10)
+    word = "NaN" if np.isnan(bad) else "infinity"
+    with pytest.raises(ValueError, match=f"Input F contains {word}"):
+        NCMHead(normalize=normalize).fit(F, y)
+
+
+def test_opposite_infinities_in_one_column_raise():
+    F = np.ones((6, 2))
+    F[0, 0], F[1, 0] = np.inf, -np.inf
+    with pytest.raises(ValueError, match="Input F contains infinity"):
+        NCMHead().fit(F, [0, 0, 0, 1, 1, 1])
