@@ -71,7 +71,7 @@ def bbn_alpha(epoch: int, n_epochs: int) -> float:
     return max(0.0, 1.0 - (epoch / n_epochs) ** 2)
 
 
-def reversed_class_probabilities(class_counts) -> np.ndarray:
+def _reversed_class_probabilities(class_counts) -> np.ndarray:
     """Class probabilities of BBN's reversed sampler, :math:`p_j ∝ 1/n_j`."""
     inverse = 1.0 / np.asarray(class_counts, dtype=np.float64)
     return inverse / inverse.sum()
@@ -202,7 +202,8 @@ class BBNClassifier(LongTailNetClassifier):
         branch with the ``branch__*`` parameters (e.g. ``branch=MLP,
         branch__hidden_units=(32,)``), so the branches start from
         independent initialisations; an instance is deep-copied for each
-        branch (both start from its weights). Must map (n, d) features to
+        branch (both start from its weights; lazy layers are materialised
+        separately). Must map (n, d) features to
         (n, d_b).
     criterion : nn.Module class or instance, default=nn.CrossEntropyLoss
         Loss on ``(logits, encoded targets)``; a criterion class with a
@@ -231,9 +232,9 @@ class BBNClassifier(LongTailNetClassifier):
     device : str or torch.device, default="cpu"
     **kwargs
         Further skorch parameters (``callbacks``, ``iterator_train__*``, ...).
-        The sampling power ``q`` of :class:`LongTailNetClassifier` does not
-        apply (BBN's two samplers are fixed by the method) and is rejected,
-        as is mixup.
+        Parameters of :class:`LongTailNetClassifier` not listed here, such
+        as the sampling power ``q``, do not apply (BBN's two samplers and its
+        training step are fixed by the method) and raise a ``TypeError``.
 
     Attributes
     ----------
@@ -460,7 +461,7 @@ class BBNClassifier(LongTailNetClassifier):
         generator.manual_seed(int(torch.randint(2**62, (1,)).item()))
 
         labels = dataset_labels(dataset)
-        probabilities = reversed_class_probabilities(
+        probabilities = _reversed_class_probabilities(
             np.unique(labels, return_counts=True)[1]
         )
         reversed_draw = ClassAwareSampler(
