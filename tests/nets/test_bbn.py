@@ -12,8 +12,8 @@ from torch import nn
 from ltsk import DecoupledClassifier
 from ltsk.datasets import load_digits_lt
 from ltsk.heads import TauNormHead
-from ltsk.losses import BalancedSoftmaxLoss
-from ltsk.nets import MLP, BBNClassifier, bbn_alpha
+from ltsk.losses import BalancedSoftmaxLoss, LDAMLoss, NormedLinear
+from ltsk.nets import MLP, BBNClassifier, DeferredReweighting, bbn_alpha
 from ltsk.nets._bbn import BilateralBranchModule
 
 COUNTS = np.array([60, 25, 10, 5])
@@ -331,12 +331,29 @@ def test_default_branch_is_linear_relu(fitted):
         assert branch[0].in_features == branch[0].out_features == 8
 
 
-def test_q_is_not_a_parameter(fitted):
+@pytest.mark.parametrize(
+    "name, value", [("q", 0.5), ("q", 1.0), ("mixup", "remix"), ("remix_tau", 0.3)]
+)
+def test_parent_parameters_that_do_not_apply_are_rejected(fitted, name, value):
     net, _, _ = fitted
-    assert "q" not in net.get_params()
+    assert name not in net.get_params()
     assert "branch" in net.get_params()
-    with pytest.raises(TypeError, match="does not take q"):
-        BBNClassifier(MLP, q=0.5)
+    with pytest.raises(TypeError, match=f"does not take {name}"):
+        BBNClassifier(MLP, **{name: value})
+
+
+def test_ldam_with_deferred_reweighting():
+    X, y = make_data()
+    drw = DeferredReweighting(start_epoch=2)
+    net = small_net(criterion=LDAMLoss, max_epochs=3, callbacks=[("drw", drw)])
+    net.fit(X, y)
+    assert isinstance(net.module_.classifier, NormedLinear)
+    assert net.criterion_.weight is not None
+    np.testing.assert_allclose((net.coef_**2).sum(1), 1, rtol=1e-5)
+    F = net.transform(X)
+    np.testing.assert_array_equal(
+        (F @ net.coef_.T).argmax(1), net.predict_proba(X).argmax(1)
+    )
 
 
 def _not_a_module():
