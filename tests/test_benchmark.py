@@ -11,6 +11,7 @@ from ltsk.benchmark import (
     run_benchmark,
 )
 from ltsk.benchmark._cli import build_parser, main
+from ltsk.benchmark._run import _drw_start
 from ltsk.heads import TauNormHead
 
 EXPECTED_METHODS = [
@@ -23,8 +24,13 @@ EXPECTED_METHODS = [
     "Joint + focal (gamma=2)",
     "Joint + class-balanced",
     "Joint + LA loss (tau=1)",
+    "LDAM-DRW",
     "Joint, q=0 (class-balanced)",
     "Joint, q=1/2 (square-root)",
+    "Joint, progressively balanced",
+    "Joint + mixup (alpha=1)",
+    "Joint + Remix (kappa=3, tau=0.5)",
+    "BBN",
     "BalancedRandomForest (raw)",
 ]
 
@@ -139,3 +145,10 @@ def test_end_to_end_one_epoch(tmp_path, capsys):
     assert results["protocol"]["n_val"] + results["protocol"]["n_test"] > 0
     assert "machine" in results
     assert plot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(("epochs", "expected"), [(1, 0), (2, 1), (10, 8), (200, 160)])
+def test_drw_switches_at_four_fifths_of_training(epochs, expected):
+    # Cao et al. switch at epoch 160 of 200; a short run still switches before
+    # its last epoch.
+    assert _drw_start(epochs) == expected

@@ -100,7 +100,18 @@ def backbone_class(name):
     return getattr(nets, _BACKBONES[name])
 
 
-def _make_net(protocol, *, seed, q=1.0, criterion=None, log=None, name="", **params):
+def _make_net(
+    protocol,
+    *,
+    seed,
+    q=1.0,
+    criterion=None,
+    log=None,
+    name="",
+    estimator=None,
+    callbacks=(),
+    **params,
+):
     import torch
     from skorch.callbacks import LRScheduler
     from torch.optim.lr_scheduler import CosineAnnealingLR
@@ -113,13 +124,16 @@ def _make_net(protocol, *, seed, q=1.0, criterion=None, log=None, name="", **par
     for key, value in protocol.backbone_params.items():
         params.setdefault(f"module__{key}", value)
     callbacks = [
-        ("cosine", LRScheduler(policy=CosineAnnealingLR, T_max=protocol.epochs))
+        ("cosine", LRScheduler(policy=CosineAnnealingLR, T_max=protocol.epochs)),
+        *callbacks,
     ]
     if log is not None and log.enabled:
         callbacks.append(("progress", EpochProgress(log, name)))
-    return LongTailNetClassifier(
+    if estimator is None:
+        # BBN fixes its own two samplers and takes no q.
+        estimator, params["q"] = LongTailNetClassifier, q
+    return estimator(
         backbone_class(protocol.backbone),
-        q=q,
         max_epochs=protocol.epochs,
         lr=protocol.lr,
         batch_size=protocol.batch_size,
@@ -150,9 +164,16 @@ def _row(method, protocol, y_pred, fit_seconds, *, kind, chosen=None):
     }
 
 
-def _joint_variants():
-    from ltsk.losses import ClassBalancedLoss, FocalLoss, LogitAdjustedLoss
+def _drw_start(epochs):
+    """DRW's switch epoch: at 80% of training, as Cao et al.'s 160 of 200."""
+    return min(epochs - 1, int(0.8 * epochs))
 
+
+def _joint_variants(epochs):
+    from ltsk.losses import ClassBalancedLoss, FocalLoss, LDAMLoss, LogitAdjustedLoss
+    from ltsk.nets import BBNClassifier, DeferredReweighting
+
+    drw = _drw_start(epochs)
     return [
         ("Joint + focal (gamma=2)", {"criterion": FocalLoss, "criterion__gamma": 2.0}),
         (
@@ -160,8 +181,19 @@ def _joint_variants():
             {"criterion": ClassBalancedLoss, "criterion__beta": 0.9999},
         ),
         ("Joint + LA loss (tau=1)", {"criterion": LogitAdjustedLoss}),
+        (
+            "LDAM-DRW",
+            {
+                "criterion": LDAMLoss,
+                "callbacks": [("drw", DeferredReweighting(start_epoch=drw))],
+            },
+        ),
         ("Joint, q=0 (class-balanced)", {"q": 0.0}),
         ("Joint, q=1/2 (square-root)", {"q": 0.5}),
+        ("Joint, progressively balanced", {"q": "progressive"}),
+        ("Joint + mixup (alpha=1)", {"mixup": "mixup"}),
+        ("Joint + Remix (kappa=3, tau=0.5)", {"mixup": "remix"}),
+        ("BBN", {"estimator": BBNClassifier}),
     ]
 
 
@@ -310,7 +342,7 @@ def run_benchmark(protocol, *, seed=0, methods="all", speed=False, progress=True
     rows += head_rows
 
     if methods == "all":
-        for name, params in _joint_variants():
+        for name, params in _joint_variants(protocol.epochs):
             log(f"joint training: {name}")
             start = perf_counter()
             variant = _make_net(protocol, seed=seed, log=log, name=name, **params)
