@@ -38,8 +38,10 @@ def class_balanced_loss(
     scheme: str = "effective_number",
     power: float = 1.0,
 ) -> Tensor:
-    r"""Class-balanced loss of Cui et al. [1]_: cross-entropy or focal loss
-    weighted by the inverse effective number of samples of the true class.
+    r"""Class-balanced loss of Cui et al. [1]_ (re-weighted cross-entropy or focal).
+
+    Cross-entropy or focal loss weighted by the inverse effective number of
+    samples of the true class.
 
     .. math:: \mathrm{CB}_i = -w_{y_i} (1 - p_{i,y_i})^\gamma \log p_{i,y_i},
               \qquad w_j \propto \frac{1 - \beta}{1 - \beta^{n_j}},
@@ -49,7 +51,7 @@ def class_balanced_loss(
     ----------
     logits : Tensor of shape (n_samples, n_classes)
         Unnormalised class scores.
-    targets : Tensor of shape (n_samples,), integer
+    targets : Tensor of shape (n_samples,), int
         True class indices in ``[0, n_classes)``.
     class_counts : array-like or Tensor of shape (n_classes,)
         Training samples per class, from the whole training set.
@@ -60,11 +62,12 @@ def class_balanced_loss(
     reduction : {"mean", "sum", "none"}, default="mean"
         "none" returns :math:`w_{y_i} \ell_i`, "sum" their sum and "mean"
         their mean :math:`\frac{1}{N}\sum_i w_{y_i} \ell_i`.
-    scheme : {"effective_number", "inverse", "sqrt_inverse", "power"}, \
-            default="effective_number"
-        The re-weighting family of :func:`class_weights`; the default is the
-        class-balanced loss proper, the others give re-weighted cross-entropy
-        (or focal loss) with inverse-frequency, square-root or power weights.
+    scheme : str, default="effective_number"
+        The re-weighting family of :func:`class_weights`: one of
+        ``"effective_number"``, ``"inverse"``, ``"sqrt_inverse"``, ``"power"``.
+        The default is the class-balanced loss proper, the others give
+        re-weighted cross-entropy (or focal loss) with inverse-frequency,
+        square-root or power weights.
     power : float >= 0, default=1.0
         Exponent of ``scheme="power"`` (:math:`w_j \propto n_j^{-p}`).
 
@@ -127,9 +130,9 @@ class ClassBalancedLoss(LongTailLoss):
     reduction : {"mean", "sum", "none"}, default="mean"
         "mean" is :math:`\frac{1}{N}\sum_i w_{y_i} \ell_i`, as in the
         reference code of [1]_.
-    scheme : {"effective_number", "inverse", "sqrt_inverse", "power"}, \
-            default="effective_number"
-        Re-weighting family of :func:`class_weights` (tunable in a grid
+    scheme : str, default="effective_number"
+        Re-weighting family of :func:`class_weights`: ``"effective_number"``,
+        ``"inverse"``, ``"sqrt_inverse"`` or ``"power"`` (tunable in a grid
         search as ``criterion__scheme``).
     power : float >= 0, default=1.0
         Exponent of ``scheme="power"``.

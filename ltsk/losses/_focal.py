@@ -87,12 +87,11 @@ def focal_loss(
     ----------
     logits : Tensor of shape (n_samples, n_classes)
         Unnormalised class scores :math:`z`.
-    targets : Tensor of shape (n_samples,), integer
+    targets : Tensor of shape (n_samples,), int
         True class indices in ``[0, n_classes)``.
     gamma : float >= 0, default=2.0
         Focusing parameter. ``gamma=0`` with ``alpha=None`` is cross-entropy.
-    alpha : None, float >= 0 or sequence/Tensor of shape (n_classes,), \
-            default=None
+    alpha : None, float >= 0 or sequence/Tensor of shape (n_classes,), default=None
         Weight of each sample's loss: none, one factor for all samples, or one
         non-negative weight per class (indexed by the sample's target).
     reduction : {"mean", "sum", "none"}, default="mean"
@@ -147,8 +146,7 @@ class FocalLoss(LongTailLoss):
     ----------
     gamma : float >= 0, default=2.0
         Focusing parameter; ``gamma=0`` with ``alpha=None`` is cross-entropy.
-    alpha : None, float >= 0 or sequence/Tensor of shape (n_classes,), \
-            default=None
+    alpha : None, float >= 0 or sequence/Tensor of shape (n_classes,), default=None
         Sample weight: none, one factor, or one weight per class.
     reduction : {"mean", "sum", "none"}, default="mean"
         "mean" divides by the number of samples.

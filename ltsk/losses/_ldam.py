@@ -71,7 +71,7 @@ def ldam_loss(
     logits : Tensor of shape (n_samples, n_classes)
         Class scores :math:`z`, normally cosine similarities in [-1, 1] from
         :class:`NormedLinear`.
-    targets : Tensor of shape (n_samples,), integer
+    targets : Tensor of shape (n_samples,), int
         True class indices in ``[0, n_classes)``.
     class_counts : array-like or Tensor of shape (n_classes,)
         Training samples per class, from the whole training set.

@@ -48,7 +48,7 @@ def logit_adjusted_loss(
     ----------
     logits : Tensor of shape (n_samples, n_classes)
         Unnormalised class scores :math:`z` (used unadjusted at test time).
-    targets : Tensor of shape (n_samples,), integer
+    targets : Tensor of shape (n_samples,), int
         True class indices in ``[0, n_classes)``.
     class_counts : array-like or Tensor of shape (n_classes,)
         Training samples per class, from the whole training set.
@@ -101,7 +101,7 @@ def balanced_softmax_loss(
     ----------
     logits : Tensor of shape (n_samples, n_classes)
         Unnormalised class scores (used unadjusted at test time).
-    targets : Tensor of shape (n_samples,), integer
+    targets : Tensor of shape (n_samples,), int
         True class indices in ``[0, n_classes)``.
     class_counts : array-like or Tensor of shape (n_classes,)
         Training samples per class, from the whole training set.
@@ -197,8 +197,9 @@ class LogitAdjustedLoss(LongTailLoss):
 
 
 class BalancedSoftmaxLoss(LogitAdjustedLoss):
-    r"""Balanced softmax cross-entropy as a module; see
-    :func:`balanced_softmax_loss`.
+    r"""Balanced softmax cross-entropy as a module.
+
+    The module form of :func:`balanced_softmax_loss`.
 
     Parameters
     ----------

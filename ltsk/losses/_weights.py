@@ -18,8 +18,7 @@ def class_weights(
     class_counts : array-like of shape (n_classes,)
         Training samples per class (non-negative, at least one positive). A
         ``torch.Tensor`` on any device is accepted too.
-    scheme : {"inverse", "sqrt_inverse", "effective_number", "power"}, \
-            default="inverse"
+    scheme : {"inverse", "sqrt_inverse", "effective_number", "power"}, default="inverse"
         How a weight depends on the class count :math:`n_j`:
 
         - ``"inverse"``: :math:`w_j \propto 1 / n_j`;

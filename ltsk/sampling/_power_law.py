@@ -74,7 +74,7 @@ class PowerLawSampler(BaseSampler):
         Indices of the input rows that make up the resampled set.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during fit, when ``X`` has string column
         names.
 

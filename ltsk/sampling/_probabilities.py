@@ -127,6 +127,8 @@ def sample_weights(y, q: float) -> np.ndarray:
     Returns
     -------
     weights : ndarray of shape (n_samples,)
+        Weight of each sample, :math:`w_i \propto n_{y_i}^{q-1}`, with mean
+        one.
 
     Examples
     --------
