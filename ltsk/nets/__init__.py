@@ -6,6 +6,9 @@
   stage-2 heads.
 - :class:`BBNClassifier` - the bilateral-branch network (uniform and reversed
   samplers, cumulative learning with :func:`bbn_alpha`) of Zhou et al. (2020).
+- :class:`DeferredReweighting` - the DRW callback (class-balanced weights from
+  a given epoch); :func:`remix_label_weights` - Remix's label rule, for
+  training loops of your own.
 - Backbones that infer their input size from the data: :class:`MLP` (tabular),
   :class:`SmallCNN` (28x28 and 32x32 images), :class:`ResNet32` (CIFAR-LT).
 """
@@ -13,6 +16,7 @@
 from ltsk.nets._backbones import MLP, ResNet32, SmallCNN
 from ltsk.nets._bbn import BBNClassifier, bbn_alpha
 from ltsk.nets._callbacks import DeferredReweighting
+from ltsk.nets._mixup import remix_label_weights
 from ltsk.nets._net import LongTailNetClassifier
 
 __all__ = [
@@ -23,4 +27,5 @@ __all__ = [
     "ResNet32",
     "SmallCNN",
     "bbn_alpha",
+    "remix_label_weights",
 ]

@@ -57,9 +57,10 @@ class DeferredReweighting(Callback):
         ``fit``: the weights would never be switched on.
     beta : float in (0, 1), default=0.9999
         Hyper-parameter of ``scheme="effective_number"``.
-    scheme : {"effective_number", "inverse", "sqrt_inverse", "power"}, \
-            default="effective_number"
-        Re-weighting family of :func:`ltsk.losses.class_weights`.
+    scheme : str, default="effective_number"
+        Re-weighting family of :func:`ltsk.losses.class_weights`:
+        ``"effective_number"``, ``"inverse"``, ``"sqrt_inverse"`` or
+        ``"power"``.
     power : float >= 0, default=1.0
         Exponent of ``scheme="power"``.
 

@@ -2,8 +2,12 @@
 used by LongTailNetClassifier's training step: the mixing coefficient, the
 remix label rule and the mixed-pairs loss."""
 
+from numbers import Real
+
 import torch
 from torch import Tensor, nn
+
+from ltsk.losses._base import reduce_loss
 
 
 def remix_label_weights(
@@ -60,15 +64,27 @@ def remix_label_weights(
 
     Examples
     --------
-    >>> from ltsk.nets._mixup import remix_label_weights
+    >>> from ltsk.nets import remix_label_weights
     >>> remix_label_weights(0.3, [100, 10, 10, 50], [10, 100, 10, 40])
     tensor([0.0000, 0.3000, 0.3000, 0.3000], dtype=torch.float64)
     >>> remix_label_weights(0.8, [100, 10], [10, 100])
     tensor([0.8000, 1.0000], dtype=torch.float64)
     """
+    for name, value in (("kappa", kappa), ("tau", tau)):
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TypeError(f"{name} must be a real number, got {value!r}.")
+    if not kappa > 0:
+        raise ValueError(f"kappa must be > 0, got {kappa!r}.")
+    if not 0 <= tau <= 1:
+        raise ValueError(f"tau must be in [0, 1], got {tau!r}.")
     n_i = torch.as_tensor(counts_i, dtype=torch.float64)
     n_j = torch.as_tensor(counts_j, dtype=torch.float64, device=n_i.device)
     lam = torch.as_tensor(lam, dtype=torch.float64, device=n_i.device)
+    if not bool(((lam >= 0) & (lam <= 1)).all()):
+        raise ValueError("lam must be in [0, 1].")
+    for name, counts in (("counts_i", n_i), ("counts_j", n_j)):
+        if not bool((counts > 0).all()):
+            raise ValueError(f"{name} must be positive class counts.")
     ratio = n_i / n_j
     lam_y = torch.broadcast_to(lam, ratio.shape)
     to_j = (ratio >= kappa) & (lam < tau)
@@ -136,12 +152,8 @@ def mixed_pair_loss(
     """
     lam_y = lam_y.to(dtype=losses_i.dtype, device=losses_i.device)
     mixed = lam_y * losses_i + (1.0 - lam_y) * losses_j
-    if reduction == "none":
-        return mixed
-    if reduction == "sum":
-        return mixed.sum()
-    if class_weight is None:
-        return mixed.mean()
+    if reduction != "mean" or class_weight is None:
+        return reduce_loss(mixed, reduction)
     w = class_weight.to(dtype=losses_i.dtype, device=losses_i.device)
     total = (lam_y * w[targets_i] + (1.0 - lam_y) * w[targets_j]).sum()
     return mixed.sum() / total.clamp_min(torch.finfo(total.dtype).tiny)
