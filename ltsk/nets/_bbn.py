@@ -1,6 +1,5 @@
 """BBNClassifier: the bilateral-branch network with cumulative learning."""
 
-import copy
 import inspect
 from collections.abc import Iterator
 from functools import partial
@@ -14,14 +13,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ltsk.nets._data import (
-    ArrayDataset,
-    EpochBatchSampler,
     dataset_labels,
-    pass_through,
     random_crop_flip,
-    resolve_subsets,
 )
-from ltsk.nets._net import LongTailNetClassifier, _eval_mode
+from ltsk.nets._net import LongTailNetClassifier, _loader_generator
 from ltsk.sampling._torch import ClassAwareSampler
 
 
@@ -75,6 +70,11 @@ def _reversed_class_probabilities(class_counts) -> np.ndarray:
     """Class probabilities of BBN's reversed sampler, :math:`p_j ∝ 1/n_j`."""
     inverse = 1.0 / np.asarray(class_counts, dtype=np.float64)
     return inverse / inverse.sum()
+
+
+def _default_branch(n_features: int) -> nn.Module:
+    """BBN's default branch: ``Linear(d, d)`` and ``ReLU`` on d backbone features."""
+    return nn.Sequential(nn.Linear(n_features, n_features), nn.ReLU())
 
 
 class BilateralBranchModule(nn.Module):
@@ -194,8 +194,7 @@ class BBNClassifier(LongTailNetClassifier):
     module : nn.Module class or instance
         The shared backbone, mapping a batch of X to 2-D features, e.g.
         :class:`~ltsk.nets.MLP`; ``module__*`` parameters are passed to it.
-    branch : nn.Module class, nn.Module instance, callable or None, \
-            default=None
+    branch : nn.Module class or instance, callable or None, default=None
         Architecture of each branch, applied to the backbone features.
         ``None`` is ``Linear(d, d)`` followed by ``ReLU`` with ``d`` the
         backbone's feature size. A class or callable is called once per
@@ -210,7 +209,10 @@ class BBNClassifier(LongTailNetClassifier):
         ``class_counts`` parameter gets the training class counts, one with
         ``normalized_classifier = True`` a cosine classifier.
     optimizer : torch optimizer class, default=torch.optim.Adam
+        Optimizer of all parameters (backbone, branches, classifier);
+        ``optimizer__*`` parameters are passed to it.
     lr : float, default=1e-3
+        Learning rate of the optimizer.
     max_epochs : int, default=20
         Also the length :math:`T` of the cumulative-learning schedule.
         ``max_epochs=0`` initialises the net without training (for
@@ -228,8 +230,11 @@ class BBNClassifier(LongTailNetClassifier):
     augment : bool, default=False
         Random crop and flip of both image batches of each step.
     progress_bar : bool, default=False
+        Add skorch's ``ProgressBar`` callback (needs ``tqdm``).
     verbose : int, default=0
+        0 is silent; 1 prints skorch's per-epoch table.
     device : str or torch.device, default="cpu"
+        Device of the module and of each batch, e.g. ``"cuda"``.
     **kwargs
         Further skorch parameters (``callbacks``, ``iterator_train__*``, ...).
         Parameters of :class:`LongTailNetClassifier` not listed here, such
@@ -384,45 +389,18 @@ class BBNClassifier(LongTailNetClassifier):
     # ------------------------------------------------------------------ #
     # initialisation
     # ------------------------------------------------------------------ #
-    def _make_branch(self, n_features: int) -> nn.Module:
-        if self.branch is None:
-            return nn.Sequential(nn.Linear(n_features, n_features), nn.ReLU())
-        kwargs = self.get_params_for("branch")
-        if isinstance(self.branch, nn.Module):
-            if kwargs:
-                return type(self.branch)(**kwargs)
-            return copy.deepcopy(self.branch)
-        branch = self.branch(**kwargs)
-        if not isinstance(branch, nn.Module):
-            raise TypeError(
-                "branch must be an nn.Module, an nn.Module class or a callable "
-                f"returning one, got a callable returning {type(branch).__name__}."
-            )
-        return branch
-
     def initialize_module(self):
-        """Build the backbone (as the parent does), both branches, the classifier."""
-        super().initialize_module()
-        backbone = self.module_.backbone
-        probe = to_tensor(self._probe_input_, device=self.device)
-        with _eval_mode(backbone), torch.no_grad():
-            hidden = backbone(probe)
-        branches = []
-        for _ in range(2):
-            branch = self._make_branch(hidden.shape[1])
-            if self.device is not None:
-                branch = branch.to(self.device)
-            with _eval_mode(branch), torch.no_grad():
-                out = branch(hidden)
-            if not isinstance(out, torch.Tensor) or out.dim() != 2:
-                shape = tuple(out.shape) if hasattr(out, "shape") else None
-                raise ValueError(
-                    "branch must return a 2-D tensor of features (n_samples, "
-                    f"n_features), got {type(out).__name__} with shape {shape}."
-                )
-            branches.append(branch)
+        """Build the backbone, both branches on its features, the classifier."""
+        backbone, hidden = self._build_backbone()
+        spec = self.branch
+        if spec is None:
+            spec = partial(_default_branch, hidden.shape[1])
+        conventional, out = self._build_component(spec, "branch", hidden)
+        rebalancing, _ = self._build_component(spec, "branch", hidden)
         classifier = self._classifier_class()(2 * out.shape[1], len(self.classes_))
-        self.module_ = BilateralBranchModule(backbone, *branches, classifier)
+        self.module_ = BilateralBranchModule(
+            backbone, conventional, rebalancing, classifier
+        )
         return self
 
     # ------------------------------------------------------------------ #
@@ -444,22 +422,14 @@ class BBNClassifier(LongTailNetClassifier):
         if not training:
             return super().get_iterator(dataset, training=False)
         kwargs = self.get_params_for("iterator_train")
-        if self.iterator_train is not DataLoader or {"sampler", "batch_sampler"} & set(
-            kwargs
-        ):
+        if self._custom_iterator(True, kwargs):
             raise ValueError(
                 "BBNClassifier draws its own uniform and reversed batches; remove "
                 "iterator_train__sampler / iterator_train__batch_sampler or the "
                 "custom iterator_train."
             )
-        batch_size = kwargs.pop("batch_size", self.batch_size)
-        if batch_size == -1:
-            batch_size = len(dataset)
         shuffle = kwargs.pop("shuffle", True)
-        drop_last = kwargs.pop("drop_last", False)
-        generator = torch.Generator()
-        generator.manual_seed(int(torch.randint(2**62, (1,)).item()))
-
+        generator = _loader_generator(True)
         labels = dataset_labels(dataset)
         probabilities = _reversed_class_probabilities(
             np.unique(labels, return_counts=True)[1]
@@ -472,25 +442,10 @@ class BBNClassifier(LongTailNetClassifier):
             if shuffle
             else None
         )
-        root, indices = resolve_subsets(dataset)
-        batched = isinstance(root, ArrayDataset)
-        if batched:
-            kwargs["collate_fn"] = pass_through
-        kwargs.setdefault("generator", generator)
-
-        def loader(draw) -> DataLoader:
-            batch_sampler = EpochBatchSampler(
-                len(dataset),
-                batch_size,
-                draw,
-                indices,
-                as_list=not batched,
-                drop_last=drop_last,
-            )
-            return DataLoader(root, batch_sampler=batch_sampler, **kwargs)
-
         return _PairedBatches(
-            loader(uniform_draw), loader(reversed_draw), probabilities
+            self._batch_loader(dataset, uniform_draw, kwargs, generator),
+            self._batch_loader(dataset, reversed_draw, kwargs, generator),
+            probabilities,
         )
 
     def train_step_single(self, batch, **fit_params):

@@ -90,6 +90,18 @@ def _encoded_accuracy(net, X, y) -> float:
     return float(np.mean(y_pred == np.asarray(y)))
 
 
+def _loader_generator(training: bool) -> torch.Generator:
+    """Generator of a loader's draws, seeded from torch's global one in training.
+
+    Also handed to the DataLoader, which otherwise draws its workers' base
+    seed from torch's global generator (predict would change it).
+    """
+    generator = torch.Generator()
+    if training:
+        generator.manual_seed(int(torch.randint(2**62, (1,)).item()))
+    return generator
+
+
 def _takes_class_counts(criterion) -> bool:
     try:
         return "class_counts" in inspect.signature(criterion).parameters
@@ -146,8 +158,13 @@ class LongTailNetClassifier(NeuralNetClassifier):
         ``optimizer__momentum=0.9``, ``optimizer__weight_decay=2e-4`` and
         ``lr=0.1``.
     lr : float, default=1e-3
+        Learning rate of the optimizer.
     max_epochs : int, default=20
+        Number of training epochs of each ``fit`` (and of each
+        ``partial_fit`` call); also :math:`T` of ``q="progressive"``.
     batch_size : int, default=128
+        Samples per training and prediction batch; -1 uses the whole data
+        set as one batch.
     train_split : callable or None, default=None
         No internal validation by default: skorch's stratified split fails on
         tail classes with a single sample. To monitor ``valid_loss`` and
@@ -185,6 +202,7 @@ class LongTailNetClassifier(NeuralNetClassifier):
     verbose : int, default=0
         0 is silent; 1 prints skorch's per-epoch table.
     device : str or torch.device, default="cpu"
+        Device of the module and of each batch, e.g. ``"cuda"``.
     **kwargs
         Further skorch parameters (``callbacks``, ``iterator_train__*``,
         ``warm_start``, ...).
@@ -247,7 +265,7 @@ class LongTailNetClassifier(NeuralNetClassifier):
     and :math:`\lambda < \tau`, :math:`\lambda_y = 1` when
     :math:`n_{y_i}/n_{y_j} \le 1/\kappa` and :math:`1 - \lambda < \tau`,
     else :math:`\lambda`, with :math:`n` the training counts
-    ``class_counts_`` (:func:`ltsk.nets._mixup.remix_label_weights`). The
+    ``class_counts_`` (:func:`ltsk.nets.remix_label_weights`). The
     per-sample losses come from calling the criterion with its ``reduction``
     attribute set to ``"none"`` for the step; they are then reduced as the
     criterion reduces: ``"sum"``, or ``"mean"`` over the samples, or, for
@@ -576,33 +594,53 @@ class LongTailNetClassifier(NeuralNetClassifier):
             return NormedLinear
         return nn.Linear
 
-    def initialize_module(self):
-        """Build the backbone, size it with a dummy forward, add the classifier."""
+    def _build_component(
+        self, spec, prefix: str, inputs: torch.Tensor
+    ) -> tuple[nn.Module, torch.Tensor]:
+        """Build the ``prefix`` component and run it once on ``inputs``.
+
+        ``spec`` is an nn.Module class or callable (called with the
+        ``prefix__*`` parameters) or an instance (deep-copied, or rebuilt from
+        its class when ``prefix__*`` parameters are set). Returns the module,
+        on ``device``, and its 2-D output on ``inputs``.
+        """
+        kwargs = self.get_params_for(prefix)
+        if isinstance(spec, nn.Module):
+            component = type(spec)(**kwargs) if kwargs else copy.deepcopy(spec)
+        else:
+            component = spec(**kwargs)
+        if not isinstance(component, nn.Module):
+            raise TypeError(
+                f"{prefix} must be an nn.Module, an nn.Module class or a callable "
+                f"returning one, got a callable returning {type(component).__name__}."
+            )
+        if self.device is not None:
+            component = component.to(self.device)
+        # eval mode + no_grad: materialises lazy layers without touching
+        # BatchNorm running statistics.
+        with _eval_mode(component), torch.no_grad():
+            out = component(inputs)
+        if not isinstance(out, torch.Tensor) or out.dim() != 2:
+            shape = tuple(out.shape) if hasattr(out, "shape") else None
+            raise ValueError(
+                f"{prefix} must return a 2-D tensor of features (n_samples, "
+                f"n_features), got {type(out).__name__} with shape {shape}."
+            )
+        return component, out
+
+    def _build_backbone(self) -> tuple[nn.Module, torch.Tensor]:
+        """The backbone (``module``) and its features of the probe batch."""
         if not hasattr(self, "_probe_input_"):
             raise ValueError(
                 f"{type(self).__name__} sizes its classifier from the training "
                 "data: call fit(X, y) instead of initialize()."
             )
-        kwargs = self.get_params_for("module")
-        if isinstance(self.module, nn.Module):
-            backbone = (
-                type(self.module)(**kwargs) if kwargs else copy.deepcopy(self.module)
-            )
-        else:
-            backbone = self.module(**kwargs)
-        if self.device is not None:
-            backbone = backbone.to(self.device)
         probe = to_tensor(self._probe_input_, device=self.device)
-        # eval mode + no_grad: materialises lazy layers without touching
-        # BatchNorm running statistics.
-        with _eval_mode(backbone), torch.no_grad():
-            features = backbone(probe)
-        if not isinstance(features, torch.Tensor) or features.dim() != 2:
-            shape = tuple(features.shape) if hasattr(features, "shape") else None
-            raise ValueError(
-                "module must return a 2-D tensor of features (n_samples, "
-                f"n_features), got {type(features).__name__} with shape {shape}."
-            )
+        return self._build_component(self.module, "module", probe)
+
+    def initialize_module(self):
+        """Build the backbone, size it with a dummy forward, add the classifier."""
+        backbone, features = self._build_backbone()
         classifier = self._classifier_class()(features.shape[1], len(self.classes_))
         self.module_ = JointModule(backbone, classifier)
         return self
@@ -720,9 +758,8 @@ class LongTailNetClassifier(NeuralNetClassifier):
         used as is.
         """
         prefix = "iterator_train" if training else "iterator_valid"
-        iterator = self.iterator_train if training else self.iterator_valid
         kwargs = self.get_params_for(prefix)
-        if iterator is not DataLoader or {"sampler", "batch_sampler"} & set(kwargs):
+        if self._custom_iterator(training, kwargs):
             if training and self.q != 1.0:
                 raise ValueError(
                     f"q={self.q} needs the net's own sampler; remove "
@@ -731,17 +768,9 @@ class LongTailNetClassifier(NeuralNetClassifier):
                 )
             return super().get_iterator(dataset, training=training)
 
-        batch_size = kwargs.pop("batch_size", self.batch_size)
-        if batch_size == -1:
-            batch_size = len(dataset)
         shuffle = kwargs.pop("shuffle", training)
-        drop_last = kwargs.pop("drop_last", False)
+        generator = _loader_generator(training)
         draw = None
-        # Also handed to the DataLoader, which otherwise draws its workers'
-        # base seed from torch's global generator (predict would change it).
-        generator = torch.Generator()
-        if training:
-            generator.manual_seed(int(torch.randint(2**62, (1,)).item()))
         if training and (self.q != 1.0 or shuffle):
             if isinstance(self.q, str):  # "progressive"
                 draw = self._progressive_draw(dataset_labels(dataset), generator)
@@ -751,6 +780,30 @@ class LongTailNetClassifier(NeuralNetClassifier):
                 ).draw
             else:
                 draw = partial(torch.randperm, len(dataset), generator=generator)
+        return self._batch_loader(dataset, draw, kwargs, generator)
+
+    def _custom_iterator(self, training: bool, kwargs: dict) -> bool:
+        """Whether the user replaced the iterator class or its sampler."""
+        iterator = self.iterator_train if training else self.iterator_valid
+        return iterator is not DataLoader or bool(
+            {"sampler", "batch_sampler"} & set(kwargs)
+        )
+
+    def _batch_loader(
+        self, dataset, draw, kwargs: dict, generator: torch.Generator
+    ) -> DataLoader:
+        """DataLoader over ``dataset`` whose epochs follow ``draw``.
+
+        ``draw()`` returns the positions in ``dataset`` of one epoch (``None``:
+        in order); ``kwargs`` are the iterator's parameters without
+        ``shuffle`` and are not modified. Subsets are resolved to their root
+        data set, and an in-memory root is fetched one batch at a time.
+        """
+        kwargs = dict(kwargs)
+        batch_size = kwargs.pop("batch_size", self.batch_size)
+        if batch_size == -1:
+            batch_size = len(dataset)
+        drop_last = kwargs.pop("drop_last", False)
         root, indices = resolve_subsets(dataset)
         batched = isinstance(root, ArrayDataset)
         batch_sampler = EpochBatchSampler(
