@@ -391,6 +391,9 @@ def _loss_cases():
         pytest.param(
             build("class_weights", [0, 0]), r"class_counts", id="weights-all-zero"
         ),
+        pytest.param(
+            build("ClassBalancedLoss", [5, 3], scheme="log"), r"scheme", id="cb-scheme"
+        ),
     ]
 
 
@@ -436,6 +439,17 @@ NET_CASES = [
     pytest.param({}, X3, Y3[:-1], r"inconsistent numbers of samples", id="len"),
     pytest.param({}, np.empty((0, 4)), np.empty(0), r"0 sample", id="empty"),
     pytest.param({"lr": -1.0}, X3, Y3, r"'lr' parameter", id="lr-negative"),
+    pytest.param({"q": "balanced"}, X3, Y3, r"'q' parameter", id="q-string"),
+    pytest.param({"mixup": "cutmix"}, X3, Y3, r"'mixup' parameter", id="mixup-cutmix"),
+    pytest.param(
+        {"mixup": "mixup", "mixup_alpha": 0}, X3, Y3, r"'mixup_alpha'", id="alpha-0"
+    ),
+    pytest.param(
+        {"mixup": "remix", "remix_kappa": 0}, X3, Y3, r"'remix_kappa'", id="kappa-0"
+    ),
+    pytest.param(
+        {"mixup": "remix", "remix_tau": 1.5}, X3, Y3, r"'remix_tau'", id="tau-1.5"
+    ),
 ]
 
 
@@ -446,14 +460,128 @@ def test_net_bad_fit(params, X, y, match):
         _net(**params).fit(X.astype(np.float32), y)
 
 
-def test_net_predict_unfitted_and_feature_mismatch():
+def _drw(**kwargs):
+    from ltsk.nets import DeferredReweighting
+
+    return DeferredReweighting(**kwargs)
+
+
+DRW_CASES = [
+    pytest.param({"start_epoch": -1}, None, r"'start_epoch' parameter", id="start-neg"),
+    pytest.param({"start_epoch": 0, "beta": 1}, None, r"'beta' parameter", id="beta-1"),
+    pytest.param(
+        {"start_epoch": 0, "scheme": "log"}, None, r"'scheme' parameter", id="scheme"
+    ),
+    pytest.param({"start_epoch": 0}, "FocalLoss", r"criterion.*FocalLoss", id="focal"),
+]
+
+
+@pytest.mark.parametrize(("params", "criterion", "match"), DRW_CASES)
+def test_deferred_reweighting_bad_parameters(params, criterion, match):
     pytest.importorskip("torch")
-    net = _net()
+    from ltsk import losses
+
+    kwargs = {"callbacks": [_drw(**params)]}
+    if criterion is not None:
+        kwargs["criterion"] = getattr(losses, criterion)
+    # A criterion without class weights is a TypeError; the rest are invalid
+    # parameter values (ValueError).
+    exc = TypeError if criterion is not None else ValueError
+    with pytest.raises(exc, match=match):
+        _net(**kwargs).fit(X3.astype(np.float32), Y3)
+
+
+def test_deferred_reweighting_start_after_training_warns():
+    pytest.importorskip("torch")
+    net = _net(max_epochs=2, callbacks=[_drw(start_epoch=2)])
+    with pytest.warns(UserWarning, match=r"start_epoch=2 >= the 2 epochs"):
+        net.fit(X3.astype(np.float32), Y3)
+    assert not net.callbacks[0].switched_
+
+
+REMIX_CASES = [
+    pytest.param({"kappa": 0.0}, r"kappa", id="kappa-0"),
+    pytest.param({"tau": 1.5}, r"tau", id="tau-1.5"),
+    pytest.param({"tau": "half"}, r"tau", id="tau-string"),
+    pytest.param({"lam": 1.2}, r"lam", id="lam-1.2"),
+    pytest.param({"counts_j": [3, 0]}, r"counts_j", id="zero-count"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "match"), REMIX_CASES)
+def test_remix_label_weights_bad_input(kwargs, match):
+    pytest.importorskip("torch")
+    from ltsk.nets import remix_label_weights
+
+    call = {"lam": 0.3, "counts_i": [10, 3], "counts_j": [3, 10], **kwargs}
+    with pytest.raises((ValueError, TypeError), match=match):
+        remix_label_weights(**call)
+
+
+# --------------------------------------------------------------------------- #
+# BBN (skorch)
+# --------------------------------------------------------------------------- #
+def _bbn(**kwargs):
+    from ltsk.nets import MLP, BBNClassifier
+
+    kwargs.setdefault("max_epochs", 1)
+    return BBNClassifier(
+        MLP, module__hidden_units=(4,), batch_size=16, random_state=0, **kwargs
+    )
+
+
+def _three_d_branch():
+    torch = pytest.importorskip("torch")
+
+    class Unflatten(torch.nn.Module):
+        def forward(self, x):
+            return x[:, None, :]
+
+    return Unflatten()
+
+
+BBN_CASES = [
+    pytest.param({}, _with_nan(X3), Y3, r"(?i)NaN", id="nan-in-X"),
+    pytest.param({}, X3, np.zeros(30), r"(?i)class", id="one-class"),
+    pytest.param({}, X3, Y3[:-1], r"inconsistent numbers of samples", id="len"),
+    pytest.param({}, X3[:, 0], Y3, r"Expected 2D array", id="1d-X"),
+    pytest.param({}, np.empty((0, 4)), np.empty(0), r"0 sample", id="empty"),
+    pytest.param({"branch": "mlp"}, X3, Y3, r"'branch' parameter", id="branch-str"),
+    pytest.param(
+        {"branch": _three_d_branch}, X3, Y3, r"branch must return a 2-D", id="3d"
+    ),
+    pytest.param({"max_epochs": -1}, X3, Y3, r"'max_epochs' parameter", id="epochs"),
+]
+
+
+@pytest.mark.parametrize(("params", "X", "y", "match"), BBN_CASES)
+def test_bbn_bad_fit(params, X, y, match):
+    pytest.importorskip("torch")
+    with pytest.raises(ValueError, match=match):
+        _bbn(**params).fit(X.astype(np.float32), y)
+
+
+def test_bbn_rejects_parent_only_parameters_and_non_module_branch():
+    pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"BBNClassifier does not take q"):
+        _bbn(q=0.5)
+    with pytest.raises(TypeError, match=r"does not take mixup, remix_tau"):
+        _bbn(mixup="remix", remix_tau=0.2)
+    with pytest.raises(TypeError, match=r"branch must be an nn.Module.*got .*int"):
+        _bbn(branch=lambda: 3).fit(X3.astype(np.float32), Y3)
+
+
+@pytest.mark.parametrize("make", [_net, _bbn], ids=["net", "bbn"])
+def test_net_predict_unfitted_and_feature_mismatch(make):
+    pytest.importorskip("torch")
+    net = make()
     with pytest.raises(NotFittedError):
         net.predict(X3.astype(np.float32))
     net.fit(X3.astype(np.float32), Y3)
     with pytest.raises(ValueError, match=r"X has 3 features.*expecting 4"):
         net.predict(X3[:, :3].astype(np.float32))
+    with pytest.raises(ValueError, match=r"(?i)NaN"):
+        net.predict_proba(_with_nan(X3).astype(np.float32))
 
 
 # --------------------------------------------------------------------------- #
