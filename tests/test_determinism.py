@@ -17,9 +17,9 @@ from ltsk import (
     TauNormHead,
 )
 from ltsk.datasets import long_tailed_counts
-from ltsk.losses import class_weights
+from ltsk.losses import LDAMLoss, class_weights
 from ltsk.metrics import shot_groups
-from ltsk.nets import MLP
+from ltsk.nets import MLP, BBNClassifier, DeferredReweighting
 from ltsk.sampling import PowerLawSampler, class_sampling_probabilities
 
 PROPERTY = settings(max_examples=50, deadline=None)
@@ -33,28 +33,40 @@ def data():
     return X.astype(np.float32), y
 
 
-def _fit_net(X, y, q, random_state):
-    return LongTailNetClassifier(
-        MLP,
+def _fit_net(X, y, variant, random_state):
+    common = dict(
         module__hidden_units=(8,),
         module__dropout=0.2,
-        q=q,
         lr=0.05,
         batch_size=16,
         max_epochs=3,
         random_state=random_state,
-    ).fit(X, y)
+    )
+    if variant == "bbn":
+        return BBNClassifier(MLP, **common).fit(X, y)
+    if variant == "progressive-remix-drw":
+        # Every random step of these training paths: per-epoch progressive
+        # draws, Beta(alpha, alpha) and the pairing permutation, DRW switch.
+        return LongTailNetClassifier(
+            MLP,
+            q="progressive",
+            mixup="remix",
+            criterion=LDAMLoss,
+            callbacks=[DeferredReweighting(start_epoch=2, beta=0.99)],
+            **common,
+        ).fit(X, y)
+    return LongTailNetClassifier(MLP, q=variant, **common).fit(X, y)
 
 
 def _state(net):
     return net.module_.state_dict()
 
 
-@pytest.mark.parametrize("q", [0.0, 1.0])
-def test_net_same_seed_bit_identical(data, q):
+@pytest.mark.parametrize("variant", [0.0, 1.0, "bbn", "progressive-remix-drw"])
+def test_net_same_seed_bit_identical(data, variant):
     X, y = data
     global_state = torch.get_rng_state()
-    first, second = _fit_net(X, y, q, 7), _fit_net(X, y, q, 7)
+    first, second = _fit_net(X, y, variant, 7), _fit_net(X, y, variant, 7)
     # The seeded fits leave torch's global generator where it was.
     assert torch.equal(torch.get_rng_state(), global_state)
     assert _state(first).keys() == _state(second).keys()
@@ -66,7 +78,7 @@ def test_net_same_seed_bit_identical(data, q):
         first.history[:, "train_loss"], second.history[:, "train_loss"]
     )
     # The seed matters: another one gives other weights.
-    other = _fit_net(X, y, q, 8)
+    other = _fit_net(X, y, variant, 8)
     assert not torch.equal(
         _state(first)["classifier.weight"], _state(other)["classifier.weight"]
     )

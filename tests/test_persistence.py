@@ -21,7 +21,8 @@ from ltsk import (
     NCMHead,
     TauNormHead,
 )
-from ltsk.nets import MLP
+from ltsk.losses import LDAMLoss
+from ltsk.nets import MLP, BBNClassifier, DeferredReweighting
 from ltsk.sampling import PowerLawSampler
 
 NET_PARAMS = dict(
@@ -119,15 +120,44 @@ def test_power_law_sampler_round_trip(data, round_trip):
     np.testing.assert_array_equal(y_again, y_res)
 
 
+@pytest.fixture(scope="module")
+def bbn(data):
+    X, y = data
+    return BBNClassifier(MLP, **NET_PARAMS).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def remix_drw_net(data):
+    X, y = data
+    return LongTailNetClassifier(
+        MLP,
+        q="progressive",
+        mixup="remix",
+        criterion=LDAMLoss,
+        callbacks=[DeferredReweighting(start_epoch=3, beta=0.99)],
+        **NET_PARAMS,
+    ).fit(X, y)
+
+
 @ROUND_TRIPS
-def test_net_round_trip(data, net, round_trip):
+@pytest.mark.parametrize("name", ["net", "bbn", "remix_drw_net"])
+def test_net_round_trip(data, request, name, round_trip):
     X, _ = data
+    net = request.getfixturevalue(name)
     restored = round_trip(net)
     _assert_same_predictions(net, restored, X)
     np.testing.assert_array_equal(restored.transform(X), net.transform(X))
     np.testing.assert_array_equal(restored.coef_, net.coef_)
     np.testing.assert_array_equal(restored.class_counts_, net.class_counts_)
     assert len(restored.history) == len(net.history) == NET_PARAMS["max_epochs"]
+    if name == "bbn":
+        assert restored.history[:, "alpha"] == net.history[:, "alpha"]
+    if name == "remix_drw_net":
+        # The switched DRW weights travel with the criterion.
+        assert restored.callbacks[0].switched_
+        weight = net.criterion_.weight
+        assert not torch.equal(weight, torch.ones_like(weight))
+        assert torch.equal(restored.criterion_.weight, weight)
 
 
 @ROUND_TRIPS
