@@ -5,7 +5,6 @@ examples in ``examples/`` are executed during the build.
 """
 
 import os
-import re
 import warnings
 
 import ltsk
@@ -70,14 +69,6 @@ numpydoc_validation_exclude = {
     r"\.get_loss$",
     r"\.train_step_single$",
     r"\.check_data$",
-    # Known failures in modules owned by others, to be fixed at the source
-    # (then drop the entry): "integer" for "int" (PR06) and two-line summaries
-    # (SS06) in ltsk.losses, parameters without a description (PR07) in
-    # ltsk.nets, a return value without a description (RT03) in ltsk.sampling.
-    r"^ltsk\.losses\.(focal|class_balanced|logit_adjusted|balanced_softmax|ldam)_loss$",
-    r"^ltsk\.losses\.BalancedSoftmaxLoss$",
-    r"^ltsk\.nets\.(LongTailNetClassifier|BBNClassifier)$",
-    r"^ltsk\.sampling\.sample_weights$",
 }
 
 # -- sphinx-gallery ----------------------------------------------------------
@@ -118,33 +109,3 @@ html_theme_options = {
 }
 html_static_path = []
 html_show_sourcelink = False
-
-
-# -- docstring normalisation -------------------------------------------------
-_TRAILING_NAME = re.compile(r"(?<![`\w])([A-Za-z]\w*_)(?=[,)\s])")
-
-
-def _normalise_docstring(app, what, name, obj, options, lines):
-    """Render two plain-text docstring idioms the way their authors meant.
-
-    - In a raw docstring (``r\"\"\"``) a backslash at the end of a parameter's
-      type line stays in the text instead of joining the next line, as it
-      does in a normal string; join the lines here.
-    - A fitted-attribute name in a shape, ``(n_features_in_,)``, reads as a
-      reStructuredText reference; quote it as literal text.
-    """
-    joined = []
-    for line in lines:
-        if joined and joined[-1].endswith("\\"):
-            joined[-1] = joined[-1][:-1].rstrip() + " " + line.strip()
-        else:
-            joined.append(line)
-    for i, line in enumerate(joined):
-        if "of shape (" in line:
-            joined[i] = _TRAILING_NAME.sub(r"``\1``", line)
-    lines[:] = joined
-
-
-def setup(app):
-    # Before numpydoc (priority 500) parses the sections.
-    app.connect("autodoc-process-docstring", _normalise_docstring, priority=400)
