@@ -152,14 +152,17 @@ class NCMHead(BaseHead):
             # Column sums per block, accumulated in float64: as fast as one
             # F.sum pass, without float32 round-off growing with n_samples.
             total = np.zeros(F.shape[1])
-            for start in range(0, F.shape[0], 8 * _CHUNK_ROWS):
-                total += F[start : start + 8 * _CHUNK_ROWS].sum(axis=0)
+            # inf - inf in a column is caught just below, with a clear error.
+            with np.errstate(invalid="ignore", over="ignore"):
+                for start in range(0, F.shape[0], 8 * _CHUNK_ROWS):
+                    total += F[start : start + 8 * _CHUNK_ROWS].sum(axis=0)
             _check_finite(total, F)
             self.mean_ = (total / F.shape[0]).astype(F.dtype)
             self.centroids_ = _class_means(F, y, counts, self.mean_)
         else:
             self.mean_ = np.zeros(F.shape[1], dtype=F.dtype)
-            self.centroids_ = _class_means(F, y, counts, None)
+            with np.errstate(invalid="ignore", over="ignore"):
+                self.centroids_ = _class_means(F, y, counts, None)
             _check_finite(self.centroids_, F)
 
     def _scores(self, F):
