@@ -21,6 +21,30 @@ _DTYPES = (np.float64, np.float32)
 _PREDICT_ROWS = 65536
 
 
+def _encode_small_integers(y):
+    """``np.unique(y, return_inverse=True)`` plus counts, for integer labels.
+
+    Labels spanning a range not much wider than their number are counted with
+    ``bincount`` and mapped through a lookup table: O(n) instead of the sort
+    behind ``np.unique``. Returns None when y is not such an array.
+    """
+    if y.dtype.kind not in "iu" or y.ndim != 1 or y.size == 0:
+        return None
+    low, high = y.min(), y.max()
+    if int(high) - int(low) > max(4 * y.size, 1024):
+        return None
+    # Narrow types are widened first (int8 labels -128 and 127 are 255 apart);
+    # 64-bit ones subtract exactly in their own type, the range being small.
+    wide = y.astype(np.intp) if y.dtype.itemsize < 8 else y
+    offsets = (wide - low).astype(np.intp, copy=False)
+    counts = np.bincount(offsets)
+    present = np.flatnonzero(counts)
+    lookup = np.zeros(counts.shape[0], dtype=np.intp)
+    lookup[present] = np.arange(present.shape[0])
+    classes = present.astype(y.dtype) + low
+    return classes, lookup[offsets], counts[present]
+
+
 def _encode_labels(y, classes):
     """Return ``(classes_, y_encoded)``; ``classes`` fixes the class set if given."""
     if classes is None:
@@ -120,9 +144,14 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         F, y = validate_data(
             self, F, y, dtype=_DTYPES, ensure_all_finite=not self._fit_checks_finite
         )
-        check_classification_targets(y)
-        classes_, y_encoded = _encode_labels(y, classes)
-        counts = np.bincount(y_encoded, minlength=classes_.shape[0])
+        encoded = _encode_small_integers(y) if classes is None else None
+        if encoded is None:
+            check_classification_targets(y)
+            classes_, y_encoded = _encode_labels(y, classes)
+            counts = np.bincount(y_encoded, minlength=classes_.shape[0])
+        else:
+            # 1-D integer labels are always a classification target.
+            classes_, y_encoded, counts = encoded
         if np.count_nonzero(counts) < 2:
             raise ValueError(
                 "Classifier can't train when only one class is present; y must "

@@ -5,6 +5,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from ltsk.heads import CRTHead, LogitAdjustedHead, LWSHead, NCMHead, TauNormHead
+from ltsk.heads._base import _encode_small_integers
 
 HEADS = [CRTHead, NCMHead, TauNormHead, LWSHead, LogitAdjustedHead]
 
@@ -33,6 +34,53 @@ def test_any_label_type(Head, labels, blobs):
     np.testing.assert_array_equal(pred, labels[scores.argmax(1)])
     np.testing.assert_array_equal(pred, labels[proba.argmax(1)])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, 3, 1, 7, 1]),
+        np.array([-128, 127, 0, -128], dtype=np.int8),  # 255 apart in int8
+        np.array([65535, 65533, 65535], dtype=np.uint16),
+        np.array([2**64 - 1, 2**64 - 3, 2**64 - 1], dtype=np.uint64),
+        np.array([-(2**63), -(2**63) + 2, -(2**63)], dtype=np.int64),
+        np.array([5, 5]),
+    ],
+)
+def test_integer_labels_encode_like_np_unique(y):
+    classes, encoded, counts = _encode_small_integers(y)
+    expected = np.unique(y, return_inverse=True, return_counts=True)
+    assert classes.dtype == y.dtype
+    np.testing.assert_array_equal(classes, expected[0])
+    np.testing.assert_array_equal(encoded, expected[1])
+    np.testing.assert_array_equal(counts, expected[2])
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([0, 10**9]),  # too sparse a range for a table
+        np.array([0.0, 1.0]),
+        np.array(["a", "b"]),
+        np.array([True, False]),
+        np.array([], dtype=int),
+    ],
+)
+def test_other_labels_take_the_np_unique_path(y):
+    assert _encode_small_integers(y) is None
+
+
+@pytest.mark.parametrize("Head", HEADS)
+def test_sparse_integer_labels(Head, blobs):
+    # Labels far apart go through np.unique and give the same fit.
+    F, y = blobs
+    labels = np.array([-(10**12), 0, 10**12])
+    head = Head().fit(F, labels[y])
+    np.testing.assert_array_equal(head.classes_, labels)
+    np.testing.assert_array_equal(head.class_counts_, [40, 15, 5])
+    np.testing.assert_allclose(
+        head.decision_function(F), Head().fit(F, y).decision_function(F)
+    )
 
 
 @pytest.mark.parametrize("Head", HEADS)
