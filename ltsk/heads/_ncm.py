@@ -1,5 +1,6 @@
 """Nearest class mean (NCM) on centred, L2-normalised features."""
 
+import functools
 from typing import ClassVar
 
 import numpy as np
@@ -13,6 +14,19 @@ from ltsk.heads._base import BaseHead
 _CHUNK_ROWS = 1024
 # Rows scored at a time in predict: bounds the temporaries to a slice of F.
 _SCORE_ROWS = 65536
+# From this many elements of F on, fit uses the compiled one-pass kernels; below
+# it, the numpy path is as fast and spares the import of numba.
+_KERNEL_MIN_SIZE = 1 << 22
+
+
+@functools.cache
+def _kernels():
+    """The compiled kernels module, or None where numba is not installed."""
+    try:
+        from ltsk.heads import _ncm_kernels
+    except ImportError:
+        return None
+    return _ncm_kernels
 
 
 def _row_norms(F: np.ndarray) -> np.ndarray:
@@ -22,6 +36,36 @@ def _row_norms(F: np.ndarray) -> np.ndarray:
 def _inverse(values: np.ndarray) -> np.ndarray:
     """1 / values, with 0 where values is 0 (a zero row stays a zero row)."""
     return np.divide(1.0, values, out=np.zeros_like(values), where=values > 0)
+
+
+def _overflow_error(n_rows):
+    return ValueError(
+        f"F has {n_rows} row(s) whose squared distance to the training mean "
+        "overflows float64; rescale the features."
+    )
+
+
+def _unit_scales(X):
+    """Inverse row norms of ``X`` (0 for zero rows) and the rows needing float64.
+
+    The second array lists the rows whose norm overflows the dtype of ``X``
+    (their scale is 0); :func:`_unit_rows_float64` normalises those.
+    """
+    norms = _row_norms(X)
+    return _inverse(norms), np.flatnonzero(~np.isfinite(norms))
+
+
+def _unit_rows_float64(rows):
+    """``rows`` scaled to unit norm in float64, and how many still overflow.
+
+    Rows whose norm overflows float64 too are returned as zeros.
+    """
+    rows = rows.astype(np.float64)
+    norms = _row_norms(rows)
+    overflow = ~np.isfinite(norms)
+    rows *= _inverse(norms)[:, None]
+    rows[overflow] = 0.0
+    return rows, int(np.count_nonzero(overflow))
 
 
 def _check_finite(sums, F):
@@ -34,12 +78,20 @@ def _check_finite(sums, F):
         assert_all_finite(F, input_name="F", estimator_name="NCMHead")
 
 
-def _class_means(F, y, counts, mean):
-    """Class means of ``(x - mean) / ||x - mean||`` (or of ``x`` if mean is None).
+def _column_sums(F):
+    """Column sums of ``F`` in float64, block by block (numpy path)."""
+    total = np.zeros(F.shape[1])
+    for start in range(0, F.shape[0], 8 * _CHUNK_ROWS):
+        total += F[start : start + 8 * _CHUNK_ROWS].sum(axis=0)
+    return total
 
-    One pass over ``F`` in class order: rows are gathered chunk by chunk into a
-    small buffer, normalised there and reduced with a matrix-vector product, so
-    no full-size centred copy of ``F`` is made.
+
+def _class_sums(F, y, counts, mean):
+    """Per-class sums of ``(x - mean) / ||x - mean||`` (or of ``x`` if mean is None).
+
+    The numpy path: rows are gathered class by class, chunk by chunk, into a
+    small buffer and normalised there, so no full-size centred copy of ``F`` is
+    made. Returns ``(sums, n_overflow)`` like the compiled kernel.
     """
     n_classes, n_features = counts.shape[0], F.shape[1]
     # Stable radix argsort on small integer keys groups the rows by class.
@@ -48,6 +100,7 @@ def _class_means(F, y, counts, mean):
     bounds = np.concatenate([[0], np.cumsum(counts)])
     buffer = np.empty((min(_CHUNK_ROWS, F.shape[0]), n_features), dtype=F.dtype)
     sums = np.zeros((n_classes, n_features))
+    n_overflow = 0
     for j in np.flatnonzero(counts):
         for start in range(bounds[j], bounds[j + 1], _CHUNK_ROWS):
             stop = min(start + _CHUNK_ROWS, bounds[j + 1])
@@ -55,13 +108,15 @@ def _class_means(F, y, counts, mean):
             F.take(order[start:stop], axis=0, out=chunk, mode="clip")
             if mean is None:
                 sums[j] += chunk.sum(axis=0, dtype=np.float64)
-            else:
-                chunk -= mean
-                sums[j] += _inverse(_row_norms(chunk)) @ chunk
-    means = np.zeros_like(sums)
-    present = counts > 0
-    means[present] = sums[present] / counts[present, None]
-    return means.astype(F.dtype)
+                continue
+            chunk -= mean
+            scales, wide = _unit_scales(chunk)
+            sums[j] += scales @ chunk
+            if wide.size:
+                rows, overflow = _unit_rows_float64(chunk[wide])
+                sums[j] += rows.sum(axis=0)
+                n_overflow += overflow
+    return sums, n_overflow
 
 
 class NCMHead(BaseHead):
@@ -116,6 +171,10 @@ class NCMHead(BaseHead):
     ``predict_proba`` is the softmax of these scores, a monotone but
     uncalibrated map.
 
+    From :math:`2^{22}` values of ``F`` on, ``fit`` runs compiled numba
+    kernels over row blocks in parallel threads (at most ``NUMBA_NUM_THREADS``);
+    the first such fit in a process spends about half a second importing numba.
+
     References
     ----------
     .. [1] B. Kang et al., "Decoupling Representation and Classifier for
@@ -148,22 +207,34 @@ class NCMHead(BaseHead):
     _fit_checks_finite = True
 
     def _fit(self, F, y, counts, coef, intercept):
-        if self.normalize:
-            # Column sums per block, accumulated in float64: as fast as one
-            # F.sum pass, without float32 round-off growing with n_samples.
-            total = np.zeros(F.shape[1])
-            # inf - inf in a column is caught just below, with a clear error.
-            with np.errstate(invalid="ignore", over="ignore"):
-                for start in range(0, F.shape[0], 8 * _CHUNK_ROWS):
-                    total += F[start : start + 8 * _CHUNK_ROWS].sum(axis=0)
-            _check_finite(total, F)
-            self.mean_ = (total / F.shape[0]).astype(F.dtype)
-            self.centroids_ = _class_means(F, y, counts, self.mean_)
+        kernels = _kernels() if F.size >= _KERNEL_MIN_SIZE else None
+        if kernels is not None:
+            F = np.ascontiguousarray(F)
+            y = y.astype(np.intp, copy=False)
+            column_sums = kernels.column_sums
+
+            def class_sums(F, y, counts, mean):
+                return kernels.class_sums(F, y, counts.shape[0], mean)
         else:
-            self.mean_ = np.zeros(F.shape[1], dtype=F.dtype)
-            with np.errstate(invalid="ignore", over="ignore"):
-                self.centroids_ = _class_means(F, y, counts, None)
-            _check_finite(self.centroids_, F)
+            column_sums, class_sums = _column_sums, _class_sums
+        # NaN and inf in F reach the float64 sums, checked just below with a
+        # clear error; inf - inf would otherwise warn first.
+        with np.errstate(invalid="ignore", over="ignore"):
+            if self.normalize:
+                total = column_sums(F)
+                _check_finite(total, F)
+                self.mean_ = (total / F.shape[0]).astype(F.dtype)
+                sums, n_overflow = class_sums(F, y, counts, self.mean_)
+                if n_overflow:
+                    raise _overflow_error(n_overflow)
+            else:
+                self.mean_ = np.zeros(F.shape[1], dtype=F.dtype)
+                sums, _ = class_sums(F, y, counts, None)
+                _check_finite(sums, F)
+        centroids = np.zeros_like(sums)
+        present = counts > 0
+        centroids[present] = sums[present] / counts[present, None]
+        self.centroids_ = centroids.astype(F.dtype)
 
     def _scores(self, F):
         # Scored in row chunks into one (n, C) output: a centred copy of the
@@ -178,7 +249,14 @@ class NCMHead(BaseHead):
             chunk = F[start : start + _SCORE_ROWS]
             if self.normalize:
                 chunk = chunk - self.mean_
-                chunk *= _inverse(_row_norms(chunk))[:, None]
+                scales, wide = _unit_scales(chunk)
+                if wide.size:
+                    rows, n_overflow = _unit_rows_float64(chunk[wide])
+                    if n_overflow:
+                        raise _overflow_error(n_overflow)
+                chunk *= scales[:, None]
+                if wide.size:
+                    chunk[wide] = rows
             out = scores[start : start + chunk.shape[0]]
             np.matmul(chunk.astype(dtype, copy=False), centroids_t, out=out)
             if self.metric == "cosine":

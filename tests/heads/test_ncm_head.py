@@ -1,9 +1,21 @@
-"""NCMHead against a direct numpy computation of cl2n nearest class means."""
+"""NCMHead against a direct numpy computation of cl2n nearest class means.
+
+Every test runs twice: through the numpy path and through the compiled kernels
+that ``fit`` uses on large inputs (forced here by a zero size threshold).
+"""
 
 import numpy as np
 import pytest
 
+import ltsk.heads._ncm as ncm
 from ltsk.heads import NCMHead
+
+
+@pytest.fixture(autouse=True, params=["numpy", "kernels"])
+def fit_path(request, monkeypatch):
+    threshold = 0 if request.param == "kernels" else np.inf
+    monkeypatch.setattr(ncm, "_KERNEL_MIN_SIZE", threshold)
+    return request.param
 
 
 def _cl2n(F, mean):
@@ -94,8 +106,6 @@ def test_bad_metric():
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 @pytest.mark.parametrize("normalize", [True, False])
 def test_scores_in_chunks_equal_scores_at_once(monkeypatch, metric, normalize):
-    import ltsk.heads._ncm as ncm
-
     rng = np.random.default_rng(3)
     F = rng.normal(size=(50, 4)) + 1.0
     y = rng.integers(0, 3, size=50)
@@ -125,3 +135,34 @@ def test_opposite_infinities_in_one_column_raise():
     F[0, 0], F[1, 0] = np.inf, -np.inf
     with pytest.raises(ValueError, match="Input F contains infinity"):
         NCMHead().fit(F, [0, 0, 0, 1, 1, 1])
+
+
+def test_float64_overflow_of_the_centred_norm_raises():
+    F = np.ones((6, 3))
+    F[0] = 1e200  # the mean moves too: every squared distance overflows float64
+    with pytest.raises(ValueError, match=r"F has 6 row.*overflows float64"):
+        NCMHead().fit(F, [0, 0, 0, 1, 1, 1])
+
+
+def test_float64_overflow_at_predict_raises(data):
+    F, y, _ = data
+    head = NCMHead().fit(F, y)
+    with pytest.raises(ValueError, match=r"F has 1 row.*overflows float64"):
+        head.predict(np.full((1, F.shape[1]), 1e200))
+
+
+def test_float32_norms_beyond_float32_range_are_taken_in_float64(data):
+    # Squared norms of 1e20-sized rows overflow float32, not float64: the rows
+    # are kept and normalised like any other.
+    F, y, F_test = data
+    F = F.copy()
+    F[:3] *= 1e20
+    head32 = NCMHead().fit(F.astype(np.float32), y)
+    head64 = NCMHead().fit(F, y)
+    np.testing.assert_allclose(head32.centroids_, head64.centroids_, atol=1e-5)
+    big = F_test[:2] * 1e20
+    np.testing.assert_allclose(
+        head32.decision_function(big.astype(np.float32)),
+        head64.decision_function(big),
+        atol=1e-5,
+    )
