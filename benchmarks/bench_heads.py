@@ -5,7 +5,8 @@ Every ratio is measured in the same run, so machine load affects both sides.
 
 - cRT on 100k x 256 float32 features, 100 classes, against scikit-learn's
   ``LogisticRegression(class_weight="balanced")`` with the same regularisation.
-- NCM fit on 200k x 256 float32 against one ``F.sum(axis=0)`` pass.
+- NCM fit on 200k x 256 float32 (and float64) against one ``F.sum(axis=0)``
+  pass, with its compiled kernels on all cores, on one core, and without them.
 - A 21-value tau sweep with ``TauNormHead`` on cached features: one fit and
   :func:`ltsk.heads.tau_path` (one matrix product), next to the naive loop of
   21 ``fit`` + ``predict`` calls (21 matrix products).
@@ -74,17 +75,18 @@ def bench_crt(n, n_features, n_classes):
         print(f"  convergence warnings from: {warned}")
 
 
-def bench_ncm(n, n_features, n_classes, repeat):
+def bench_ncm(n, n_features, n_classes, repeat, dtype=np.float32):
     import ltsk.heads._ncm as ncm
 
     F, y, _ = make_features(n, n_features, n_classes, seed=2)
+    F = F.astype(dtype, copy=False)
     head = NCMHead()
     head.fit(F, y)  # warm-up: imports numba and loads (or compiles) its kernels
     kernels = ncm._kernels()
     t_sum = best_time(lambda: F.sum(axis=0), repeat)
     t_ncm = best_time(lambda: head.fit(F, y), repeat)
     threads = kernels.n_threads(n) if kernels is not None else 1
-    print(f"NCM fit on {n} x {n_features} float32, {n_classes} classes")
+    print(f"NCM fit on {n} x {n_features} {F.dtype}, {n_classes} classes")
     print(f"  F.sum(axis=0)               {1e3 * t_sum:7.1f} ms")
     print(f"  NCMHead.fit ({threads} thread(s))    {1e3 * t_ncm:7.1f} ms")
     print(f"  ratio                       {t_ncm / t_sum:7.2f}  (target <= 3)")
@@ -131,7 +133,8 @@ def main():
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     bench_crt(100_000 // scale, 256, 100)
-    bench_ncm(200_000 // scale, 256, 100, repeat=3 if args.quick else 5)
+    for dtype in (np.float32, np.float64):
+        bench_ncm(200_000 // scale, 256, 100, 3 if args.quick else 5, dtype)
     bench_tau_sweep(100_000 // scale, 256, 100, repeat=1 if args.quick else 3)
 
 
