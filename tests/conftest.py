@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -5,6 +8,23 @@ import pytest
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def run_python():
+    """Run Python code in a fresh interpreter; return its standard output.
+
+    For what only a new process shows: which modules an import pulls in, or
+    behaviour with a dependency blocked in ``sys.modules``.
+    """
+
+    def run(code):
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        return result.stdout
+
+    return run
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,5 @@
 """The compiled NCM kernels against the numpy path they replace on large inputs."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -84,7 +81,7 @@ def test_fit_without_numba_uses_the_numpy_path(monkeypatch):
     np.testing.assert_array_equal(head.centroids_, reference.centroids_)
 
 
-def test_numba_is_imported_only_by_a_large_fit():
+def test_numba_is_imported_only_by_a_large_fit(run_python):
     code = (
         "import sys, numpy as np\n"
         "from ltsk import DecoupledClassifier\n"
@@ -93,7 +90,4 @@ def test_numba_is_imported_only_by_a_large_fit():
         "NCMHead().fit(F, np.arange(300) % 3)\n"
         "print('numba' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "False"
+    assert run_python(code).strip() == "False"

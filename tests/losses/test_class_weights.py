@@ -1,6 +1,3 @@
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -122,13 +119,10 @@ def test_bad_parameters(args, kwargs, error, match):
         class_weights(*args, **kwargs)
 
 
-def test_importable_without_torch():
+def test_importable_without_torch(run_python):
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "from ltsk.losses import class_weights\n"
         "print(class_weights([1, 3]).tolist())\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "[1.5, 0.5]"
+    assert run_python(code).strip() == "[1.5, 0.5]"

@@ -1,4 +1,3 @@
-import subprocess
 import sys
 
 import numpy as np
@@ -59,17 +58,14 @@ def test_from_estimator_fails_before_computing(no_matplotlib, display, args):
         display.from_estimator(LogisticRegression(), *args)
 
 
-def test_import_and_build_without_matplotlib():
+def test_import_and_build_without_matplotlib(run_python):
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
         "from ltsk.plotting import WeightNormDisplay\n"
         "d = WeightNormDisplay([1.0, 3.0], [5, 9])\n"
         "print(d.norms.tolist(), 'matplotlib.pyplot' in sys.modules)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.split() == ["[1.0,", "3.0]", "False"]
+    assert run_python(code).split() == ["[1.0,", "3.0]", "False"]
 
 
 def test_values_are_kept_when_built_without_plotting():
