@@ -26,20 +26,29 @@ _ROWS_PER_THREAD = 32768
 # non-finite values must propagate to the sums, where the caller detects them.
 _OPTIONS = {
     "nogil": True,
-    "cache": True,
     "error_model": "numpy",
     "fastmath": {"reassoc", "contract", "nsz", "arcp"},
 }
 
 
-@numba.njit(**_OPTIONS)
+def _jit(func):
+    """Compile ``func`` lazily, caching the machine code on disk where possible."""
+    try:
+        return numba.njit(cache=True, **_OPTIONS)(func)
+    except RuntimeError:
+        # No writable cache directory (read-only install and home, no
+        # NUMBA_CACHE_DIR): compile once per process instead.
+        return numba.njit(cache=False, **_OPTIONS)(func)
+
+
+@_jit
 def _column_sums(F, start, stop, out):
     for i in range(start, stop):
         for k in range(F.shape[1]):
             out[k] += F[i, k]
 
 
-@numba.njit(**_OPTIONS)
+@_jit
 def _class_sums(F, y, mean, normalize, start, stop, sums):
     centred = np.empty_like(F[0])
     n_overflow = 0

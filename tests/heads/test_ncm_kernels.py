@@ -91,3 +91,18 @@ def test_numba_is_imported_only_by_a_large_fit(run_python):
         "print('numba' in sys.modules)\n"
     )
     assert run_python(code).strip() == "False"
+
+
+def test_kernels_work_without_a_writable_cache(run_python):
+    # numba refuses cache=True when it finds no writable cache directory; the
+    # kernels are then compiled in every process instead.
+    code = (
+        "from numba.core import caching\n"
+        "caching.CompileResultCacheImpl._locator_classes = []\n"
+        "import numpy as np\n"
+        "from ltsk.heads import _ncm_kernels\n"
+        "F = np.arange(12.0).reshape(4, 3)\n"
+        "sums, _ = _ncm_kernels.class_sums(F, np.array([0, 1, 0, 1]), 2, None)\n"
+        "print(sums.tolist())\n"
+    )
+    assert run_python(code).strip() == "[[6.0, 8.0, 10.0], [12.0, 14.0, 16.0]]"
