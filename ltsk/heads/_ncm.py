@@ -211,10 +211,7 @@ class NCMHead(BaseHead):
         if kernels is not None:
             F = np.ascontiguousarray(F)
             y = y.astype(np.intp, copy=False)
-            column_sums = kernels.column_sums
-
-            def class_sums(F, y, counts, mean):
-                return kernels.class_sums(F, y, counts.shape[0], mean)
+            column_sums, class_sums = kernels.column_sums, kernels.class_sums
         else:
             column_sums, class_sums = _column_sums, _class_sums
         # NaN and inf in F reach the float64 sums, checked just below with a
@@ -250,13 +247,11 @@ class NCMHead(BaseHead):
             if self.normalize:
                 chunk = chunk - self.mean_
                 scales, wide = _unit_scales(chunk)
-                if wide.size:
-                    rows, n_overflow = _unit_rows_float64(chunk[wide])
-                    if n_overflow:
-                        raise _overflow_error(n_overflow)
+                rows, n_overflow = _unit_rows_float64(chunk[wide])
+                if n_overflow:
+                    raise _overflow_error(n_overflow)
                 chunk *= scales[:, None]
-                if wide.size:
-                    chunk[wide] = rows
+                chunk[wide] = rows
             out = scores[start : start + chunk.shape[0]]
             np.matmul(chunk.astype(dtype, copy=False), centroids_t, out=out)
             if self.metric == "cosine":

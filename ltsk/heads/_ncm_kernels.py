@@ -115,15 +115,15 @@ def column_sums(F):
     return _in_blocks(_column_sums, F.shape[0], F.shape[1], F)[0]
 
 
-def class_sums(F, y, n_classes, mean):
+def class_sums(F, y, counts, mean):
     """Per-class sums of ``(x - mean) / ||x - mean||``, or of ``x`` if mean is None.
 
-    Returns ``(sums, n_overflow)``: the float64 (n_classes, n_features) sums
-    and the number of rows whose centred squared norm overflowed (not added).
+    ``y`` holds class indices (intp) and ``counts`` the class sizes. Returns
+    ``(sums, n_overflow)``: the float64 (n_classes, n_features) sums and the
+    number of rows whose centred squared norm overflowed (not added).
     """
     normalize = mean is not None
     if mean is None:
         mean = np.zeros(F.shape[1], dtype=F.dtype)
-    return _in_blocks(
-        _class_sums, F.shape[0], (n_classes, F.shape[1]), F, y, mean, normalize
-    )
+    shape = (counts.shape[0], F.shape[1])
+    return _in_blocks(_class_sums, F.shape[0], shape, F, y, mean, normalize)

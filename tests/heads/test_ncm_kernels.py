@@ -101,8 +101,8 @@ def test_kernels_work_without_a_writable_cache(run_python):
         "caching.CompileResultCacheImpl._locator_classes = []\n"
         "import numpy as np\n"
         "from ltsk.heads import _ncm_kernels\n"
-        "F = np.arange(12.0).reshape(4, 3)\n"
-        "sums, _ = _ncm_kernels.class_sums(F, np.array([0, 1, 0, 1]), 2, None)\n"
+        "F, y, counts = np.arange(12.0).reshape(4, 3), np.array([0, 1, 0, 1]), [2, 2]\n"
+        "sums, _ = _ncm_kernels.class_sums(F, y, np.array(counts), None)\n"
         "print(sums.tolist())\n"
     )
     assert run_python(code).strip() == "[[6.0, 8.0, 10.0], [12.0, 14.0, 16.0]]"
