@@ -24,27 +24,34 @@ import importlib
 
 __version__ = "0.1.0.dev0"
 
+# Top-level names and the module each comes from; every head registered in
+# ltsk.heads.HEADS is exported too (see _exports).
 _LAZY = {
     "DecoupledClassifier": "ltsk.decoupled",
-    "CRTHead": "ltsk.heads",
-    "NCMHead": "ltsk.heads",
-    "TauNormHead": "ltsk.heads",
-    "LWSHead": "ltsk.heads",
-    "LogitAdjustedHead": "ltsk.heads",
     "LongTailNetClassifier": "ltsk.nets",
     "LongTailStratifiedKFold": "ltsk.model_selection",
 }
 
-__all__ = [*_LAZY, "__version__"]
+
+def _exports():
+    from ltsk.heads import HEADS
+
+    heads = {head.__name__: "ltsk.heads" for head in HEADS.values()}
+    return {**_LAZY, **heads}
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+    # ``__all__`` itself is computed on first use (PEP 562), so that the
+    # registered heads are exported without importing them at ``import ltsk``.
+    if name == "__all__":
+        return [*_exports(), "__version__"]
+    module = _LAZY.get(name) or _exports().get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'ltsk' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_exports()))

@@ -30,6 +30,7 @@ from ltsk.datasets import (
     long_tailed_counts,
     make_long_tailed,
 )
+from ltsk.heads import HEADS
 from ltsk.metrics import make_shot_scorer, shot_accuracy
 from ltsk.sampling import (
     PowerLawSampler,
@@ -42,13 +43,7 @@ _RNG = np.random.default_rng(0)
 X3 = _RNG.normal(size=(30, 4))
 Y3 = np.repeat([0, 1, 2], [15, 10, 5])
 
-_HEADS = {
-    "crt": CRTHead,
-    "ncm": NCMHead,
-    "tau_norm": TauNormHead,
-    "lws": LWSHead,
-    "logit_adjust": LogitAdjustedHead,
-}
+_HEADS = HEADS
 
 
 def _with_nan(X):

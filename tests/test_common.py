@@ -9,9 +9,10 @@ from imblearn.utils.estimator_checks import estimator_checks_generator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ltsk import DecoupledClassifier
-from ltsk.heads import CRTHead, LogitAdjustedHead, LWSHead, NCMHead, TauNormHead
+from ltsk.heads import HEADS, TauNormHead
 from ltsk.nets import MLP, BBNClassifier, LongTailNetClassifier
 from ltsk.sampling import PowerLawSampler
+from ltsk.utils._instances import head_instances
 
 # {estimator class name: {check name: reason}}. Empty on purpose: a new entry
 # needs a reason a reviewer would accept.
@@ -35,16 +36,11 @@ def _expected_failed(estimator):
     return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
 
 
+# Every registered head (with the settings of ltsk.utils._instances), and
+# DecoupledClassifier with each registry name.
 ESTIMATORS = [
-    CRTHead(),
-    CRTHead(q=0.5, gamma=2.0),
-    NCMHead(),
-    NCMHead(metric="cosine"),
-    TauNormHead(),
-    LWSHead(),
-    LogitAdjustedHead(),
-    DecoupledClassifier(),
-    DecoupledClassifier(head="ncm"),
+    *head_instances(),
+    *(DecoupledClassifier(head=name) for name in HEADS),
     DecoupledClassifier(head=TauNormHead(tau=0.5)),
     PowerLawSampler(random_state=0),
     LongTailNetClassifier(

@@ -9,18 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ltsk import (
-    CRTHead,
-    LogitAdjustedHead,
     LongTailNetClassifier,
-    LWSHead,
-    NCMHead,
-    TauNormHead,
 )
 from ltsk.datasets import long_tailed_counts
 from ltsk.losses import LDAMLoss, class_weights
 from ltsk.metrics import shot_groups
 from ltsk.nets import MLP, BBNClassifier, DeferredReweighting
 from ltsk.sampling import PowerLawSampler, class_sampling_probabilities
+from ltsk.utils._instances import head_instances
 
 PROPERTY = settings(max_examples=50, deadline=None)
 
@@ -101,24 +97,12 @@ def test_power_law_sampler_same_seed_same_indices(data, q):
     assert not np.array_equal(other.sample_indices_, indices)
 
 
-@pytest.mark.parametrize(
-    "head",
-    [
-        CRTHead(),
-        CRTHead(gamma=2.0),
-        NCMHead(),
-        TauNormHead(),
-        LWSHead(),
-        LogitAdjustedHead(),
-    ],
-    ids=lambda h: repr(h),
-)
+@pytest.mark.parametrize("head", head_instances(), ids=repr)
 def test_heads_are_deterministic(data, head):
     X, y = data
-    attribute = "centroids_" if isinstance(head, NCMHead) else "coef_"
-    first = getattr(head.fit(X, y), attribute).copy()
+    first = head.fit(X, y).decision_function(X)
     proba = head.predict_proba(X)
-    second = getattr(head.fit(X, y), attribute)
+    second = head.fit(X, y).decision_function(X)
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(head.predict_proba(X), proba)
 

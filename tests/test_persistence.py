@@ -13,17 +13,14 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from skorch.callbacks import Checkpoint, LoadInitState
 
 from ltsk import (
-    CRTHead,
     DecoupledClassifier,
-    LogitAdjustedHead,
     LongTailNetClassifier,
-    LWSHead,
-    NCMHead,
     TauNormHead,
 )
 from ltsk.losses import LDAMLoss
 from ltsk.nets import MLP, BBNClassifier, DeferredReweighting
 from ltsk.sampling import PowerLawSampler
+from ltsk.utils._instances import head_instances
 
 NET_PARAMS = dict(
     module__hidden_units=(8,), lr=0.05, batch_size=32, max_epochs=6, random_state=0
@@ -71,11 +68,8 @@ def _assert_same_predictions(est, restored, X):
     np.testing.assert_array_equal(restored.classes_, est.classes_)
 
 
-HEADS = [CRTHead(), NCMHead(), TauNormHead(), LWSHead(), LogitAdjustedHead()]
-
-
 @ROUND_TRIPS
-@pytest.mark.parametrize("head", HEADS, ids=lambda h: type(h).__name__)
+@pytest.mark.parametrize("head", head_instances(), ids=repr)
 def test_head_round_trip(data, head, round_trip):
     X, y = data
     fitted = head.fit(X, y)
@@ -85,10 +79,9 @@ def test_head_round_trip(data, head, round_trip):
     np.testing.assert_array_equal(
         restored.decision_function(X), fitted.decision_function(X)
     )
-    attribute = "centroids_" if isinstance(head, NCMHead) else "coef_"
-    np.testing.assert_array_equal(
-        getattr(restored, attribute), getattr(fitted, attribute)
-    )
+    fitted_attributes = [name for name in vars(fitted) if name.endswith("_")]
+    for name in fitted_attributes:
+        np.testing.assert_array_equal(getattr(restored, name), getattr(fitted, name))
 
 
 @ROUND_TRIPS

@@ -7,6 +7,10 @@
 - :class:`LogitAdjustedHead` - post-hoc logit adjustment by the class priors.
 - :func:`tau_path` - score a tau-norm or logit-adjusted head for a grid of tau
   with one matrix product.
+- :data:`HEADS` - the registry: shorthand name -> head class. It drives
+  ``DecoupledClassifier(head="...")``, the top-level ``ltsk`` exports, the
+  benchmark's head rows and the common tests, so a new head is one module plus
+  one entry here (see the contributor's guide).
 
 Every head is a scikit-learn classifier with ``fit(F, y, *, coef=None,
 intercept=None, classes=None)``, where ``coef``/``intercept`` are the jointly
@@ -20,11 +24,13 @@ from ltsk.heads._ncm import NCMHead
 from ltsk.heads._tau_norm import TauNormHead
 from ltsk.heads._tau_path import tau_path
 
-__all__ = [
-    "CRTHead",
-    "LWSHead",
-    "LogitAdjustedHead",
-    "NCMHead",
-    "TauNormHead",
-    "tau_path",
-]
+HEADS = {
+    "crt": CRTHead,
+    "ncm": NCMHead,
+    "tau_norm": TauNormHead,
+    "lws": LWSHead,
+    "logit_adjust": LogitAdjustedHead,
+}
+"""Shorthand name of every registered head -> its class."""
+
+__all__ = ["HEADS", *(head.__name__ for head in HEADS.values()), "tau_path"]
