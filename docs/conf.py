@@ -5,7 +5,9 @@ examples in ``examples/`` are executed during the build.
 """
 
 import os
+import tomllib
 import warnings
+from pathlib import Path
 
 import ltsk
 
@@ -40,36 +42,13 @@ numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False
 # Validate every docstring pulled into the API reference; with ``-W`` a failed
-# check fails the build. Checks left out are stylistic choices of this project:
-# GL01/GL02 (where the summary starts), GL08 (undocumented private hooks),
-# ES01 (extended summary), SA01/SA03/SA04 (See Also present, capitalised,
-# described), RT02 (named return values are the convention used here), PR02
-# (skorch's ``**kwargs`` routing); EX01 is covered by tests/test_docstrings.py
-# for the public names and not required of methods.
-numpydoc_validation_checks = {
-    "all",
-    "GL01",
-    "GL02",
-    "GL08",
-    "ES01",
-    "SA01",
-    "SA03",
-    "SA04",
-    "RT02",
-    "EX01",
-    "PR02",
-}
-numpydoc_validation_exclude = {
-    # Methods inherited from or overriding skorch/torch hooks; their contract
-    # is skorch's and is documented there.
-    r"\.forward$",
-    r"\.initialize_\w+$",
-    r"\.get_iterator$",
-    r"\.get_dataset$",
-    r"\.get_loss$",
-    r"\.train_step_single$",
-    r"\.check_data$",
-}
+# check fails the build. The checks are kept in pyproject.toml, which
+# tests/test_docstrings.py reads too.
+_numpydoc = tomllib.loads(
+    (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+)["tool"]["numpydoc_validation"]
+numpydoc_validation_checks = set(_numpydoc["checks"])
+numpydoc_validation_exclude = set(_numpydoc["exclude"])
 
 # -- sphinx-gallery ----------------------------------------------------------
 sphinx_gallery_conf = {
