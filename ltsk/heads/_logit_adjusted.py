@@ -1,5 +1,6 @@
 """Post-hoc logit adjustment by the training class priors."""
 
+import functools
 from numbers import Real
 from typing import ClassVar
 
@@ -7,6 +8,24 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._base import LinearHead
+
+
+def prior_shift(intercept, log_prior, tau):
+    r"""The adjustment :math:`-\tau \log \pi_j`, in the dtype of ``intercept``.
+
+    The one rule for an extreme ``tau``, shared by :class:`LogitAdjustedHead`
+    and :func:`~ltsk.heads.tau_path`: ``ValueError`` naming ``tau`` when the
+    adjusted bias :math:`b_j - \tau \log \pi_j` overflows.
+    """
+    with np.errstate(over="ignore"):
+        shift = (-tau * log_prior).astype(intercept.dtype)
+        adjusted = intercept + shift
+    if not np.all(np.isfinite(adjusted)):
+        raise ValueError(
+            f"tau={tau:g} overflows the adjusted bias b_j - tau * log(prior_j) "
+            f"in {intercept.dtype.name}; use a smaller tau."
+        )
+    return shift
 
 
 class LogitAdjustedHead(LinearHead):
@@ -72,11 +91,12 @@ class LogitAdjustedHead(LinearHead):
     def __init__(self, tau=1.0):
         self.tau = tau
 
-    def _fit(self, F, y, counts, coef, intercept):
-        coef, intercept = self._joint(F, y, counts, coef, intercept)
+    def _fit(self, F, y, counts, coef, intercept, sample_weight):
+        coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
         present = counts > 0
         log_prior = np.zeros(counts.shape[0])
         log_prior[present] = np.log(counts[present] / counts.sum())
-        self._set_linear(coef, intercept - self.tau * log_prior)
-        # scores(tau) = F @ coef.T + intercept - tau * log_prior, for tau_path.
-        self._path_terms = (coef, intercept, None, -log_prior)
+        shift_of = functools.partial(prior_shift, intercept, log_prior)
+        self._set_linear(coef, intercept + shift_of(self.tau))
+        # scores(tau) = F @ coef.T + intercept + prior_shift(..., tau).
+        self._path_terms = (coef, intercept, None, shift_of)

@@ -1,5 +1,6 @@
 """Tau-normalisation of the joint classifier's weights."""
 
+import functools
 from numbers import Real
 from typing import ClassVar
 
@@ -7,6 +8,29 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._base import LinearHead
+
+
+def tau_scale(coef, tau):
+    r"""Per-class factors :math:`\lVert w_j\rVert^{-\tau}` (1 for a zero row).
+
+    The one rule for an extreme ``tau``, shared by :class:`TauNormHead` and
+    :func:`~ltsk.heads.tau_path`: ``ValueError`` naming ``tau`` when a
+    normalised row :math:`w_j / \lVert w_j\rVert^\tau` overflows, or a
+    non-zero row underflows to zero, in the dtype of ``coef``.
+    """
+    norms = np.linalg.norm(coef, axis=1)
+    nonzero = norms > 0
+    scale = np.ones_like(norms)
+    with np.errstate(over="ignore", under="ignore"):
+        scale[nonzero] = norms[nonzero] ** -tau
+        normalised = coef[nonzero] * scale[nonzero, None]
+    if not np.all(np.isfinite(normalised)) or np.any(np.all(normalised == 0, axis=1)):
+        raise ValueError(
+            f"tau={tau:g} overflows or underflows the normalised weights "
+            "w_j / ||w_j||**tau (a weight norm away from 1 raised to a large "
+            "power); use a smaller tau (the reference sweep is 0 to 2)."
+        )
+    return scale
 
 
 class TauNormHead(LinearHead):
@@ -77,21 +101,14 @@ class TauNormHead(LinearHead):
     def __init__(self, tau=1.0):
         self.tau = tau
 
-    def _fit(self, F, y, counts, coef, intercept):
-        coef, _ = self._joint(F, y, counts, coef, intercept)
-        norms = np.linalg.norm(coef, axis=1)
-        scale = np.ones_like(norms)
-        nonzero = norms > 0
-        with np.errstate(over="ignore"):
-            scale[nonzero] = norms[nonzero] ** -self.tau
-        if not np.all(np.isfinite(coef * scale[:, None])):
-            raise ValueError(
-                f"tau={self.tau} overflows the normalised weights "
-                "w_j / ||w_j||**tau (a weight norm below 1 raised to a large "
-                "power); use a smaller tau (the reference sweep is 0 to 2)."
-            )
-        self._set_linear(coef * scale[:, None], np.zeros_like(norms))
-        # scores(tau) = (F @ coef.T) * scale_base**tau, for ltsk.heads.tau_path.
-        scale_base = np.ones_like(norms)
-        scale_base[nonzero] = 1.0 / norms[nonzero]
-        self._path_terms = (coef, np.zeros_like(norms), scale_base, None)
+    def _fit(self, F, y, counts, coef, intercept, sample_weight):
+        coef, _, mean = self._joint(F, y, counts, coef, intercept, sample_weight)
+        # The bias dropped is that of the classifier on centred features when
+        # the head fitted the classifier itself (mean is then not None).
+        intercept = np.zeros(coef.shape[0], dtype=coef.dtype)
+        if mean is not None:
+            intercept -= coef @ mean
+        scale = tau_scale(coef, self.tau)
+        self._set_linear(coef * scale[:, None], intercept * scale)
+        # scores(tau) = (F @ coef.T + intercept) * tau_scale(coef, tau).
+        self._path_terms = (coef, intercept, functools.partial(tau_scale, coef), None)
