@@ -66,7 +66,15 @@ class LogitAdjustedHead(LinearHead):
     .. math:: s_j(x) = w_j^\top x + b_j - \tau \log \pi_j .
 
     When ``coef`` is not passed to :meth:`fit`, an instance-balanced multinomial
-    classifier is fitted on ``F`` first.
+    classifier is fitted on ``F`` first. With ``sample_weight``, :math:`n_j`
+    are the per-class sums of the weights.
+
+    The authors' code takes :math:`\log(\pi_j + 10^{-12})`; ltsk takes
+    :math:`\log \pi_j` exactly, and a class absent from training (passed in
+    ``classes``) gets the score ``-inf`` (never predicted) instead of a finite
+    :math:`+27.6\tau` boost. A ``tau`` whose adjusted bias overflows is a
+    ``ValueError`` naming ``tau``, in :meth:`fit` and in
+    :func:`~ltsk.heads.tau_path` alike.
 
     References
     ----------

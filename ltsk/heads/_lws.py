@@ -66,7 +66,8 @@ class LWSHead(LinearHead):
     max_iter : int >= 1, default=100
         Maximum number of L-BFGS iterations.
     tol : float > 0, default=1e-6
-        L-BFGS stops when the largest gradient component is below ``tol``.
+        L-BFGS stops when the largest gradient component of the objective
+        divided by its value at the start is below ``tol``.
 
     Attributes
     ----------

@@ -71,8 +71,25 @@ class TauNormHead(LinearHead):
     .. math:: s_j(x) = \frac{w_j^\top x}{\lVert w_j\rVert^\tau},
 
     with the joint bias dropped, as in the authors' code. A row with zero norm
-    is left at zero. When ``coef`` is not passed to :meth:`fit`, an
-    instance-balanced multinomial classifier is fitted on ``F`` first.
+    is left at zero. A ``tau`` for which a normalised row overflows, or a
+    non-zero row underflows to zero, is a ``ValueError`` naming ``tau``, in
+    :meth:`fit` and in :func:`~ltsk.heads.tau_path` alike.
+
+    When ``coef`` is not passed to :meth:`fit`, an instance-balanced
+    multinomial classifier is fitted on ``F`` first, on features centred on
+    their (weighted) training mean :math:`\mu`, and the bias dropped is that
+    of the centred problem: :math:`s_j(x) = w_j^\top (x - \mu) /
+    \lVert w_j\rVert^\tau`, so ``intercept_`` is :math:`-w_j^\top \mu /
+    \lVert w_j\rVert^\tau`. (Dropping the bias of raw, uncentred features
+    discards most of what the classifier learned.) Even so, tau-norm alone is
+    not always as good as that classifier: the rule assumes a network's
+    classifier, whose bias carries little beyond the class priors, while a
+    linear model on raw tabular features keeps class information in its bias.
+    Measured balanced accuracy, head alone vs its joint classifier: digits-LT
+    0.922 vs 0.910, but balanced digits 0.936 vs 0.964, letter-LT (ratio 50)
+    0.567 vs 0.669, shuttle 0.458 vs 0.619. On such features prefer
+    :class:`LogitAdjustedHead`, :class:`LWSHead` or :class:`CRTHead`, or check
+    on a validation split.
 
     References
     ----------

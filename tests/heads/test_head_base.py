@@ -188,3 +188,13 @@ def test_every_head_alone_is_at_least_the_joint_classifier_on_digits_lt():
         head.fit(X_train, y_train)
         score = balanced_accuracy_score(y_test, head.predict(X_test))
         assert score >= reference, type(head).__name__
+
+
+def test_predict_log_proba_is_finite_where_the_probability_underflows():
+    F = np.array([[1.0], [-1.0]])
+    head = LogitAdjustedHead(tau=0.0).fit(
+        F, [0, 1], coef=[[400.0], [-400.0]], intercept=[0.0, 0.0]
+    )
+    np.testing.assert_allclose(
+        head.predict_log_proba(F), [[0.0, -800.0], [-800.0, 0.0]], atol=1e-12
+    )
