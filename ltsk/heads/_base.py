@@ -9,16 +9,20 @@ subclass's ``_fit``. The base ``decision_function`` calls the subclass's
 from typing import ClassVar
 
 import numpy as np
+from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils import gen_batches
+from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from ltsk.heads._solver import fit_multinomial
-from ltsk.utils import softmax
 
 _DTYPES = (np.float64, np.float32)
-# Rows scored at a time by predict.
-_PREDICT_ROWS = 65536
 
 
 def _encode_small_integers(y):
@@ -106,9 +110,11 @@ def _check_joint(coef, intercept, n_classes, n_features, dtype):
 class BaseHead(ClassifierMixin, BaseEstimator):
     """Base class of the stage-2 heads (not public; subclass it).
 
-    Subclasses implement ``_fit(F, y, counts, coef, intercept)``, which sets
-    their fitted attributes, and ``_scores(F)``, which returns the class scores
-    of shape (n_samples, n_classes).
+    Subclasses implement ``_fit(F, y, counts, coef, intercept, sample_weight)``,
+    which sets their fitted attributes (``sample_weight`` is None or a float64
+    array, and ``counts`` are then the per-class sums of the weights), and
+    ``_scores(F)``, which returns the class scores of shape (n_samples,
+    n_classes).
     """
 
     _parameter_constraints: ClassVar[dict] = {}
@@ -117,7 +123,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
     _fit_checks_finite: ClassVar[bool] = False
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, F, y, *, coef=None, intercept=None, classes=None):
+    def fit(self, F, y, *, coef=None, intercept=None, classes=None, sample_weight=None):
         """Fit the head on a feature matrix.
 
         Parameters
@@ -135,6 +141,11 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         classes : array-like of shape (n_classes,), default=None
             The full, sorted class set. Classes absent from ``y`` get a count of
             0 and a score of ``-inf`` (probability 0, never predicted).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples. An integer weight is the same
+            as repeating the row: the class counts (``class_counts_``, the
+            priors, the class-sampling weights) are the per-class sums of the
+            weights, and a weight of 0 drops the row.
 
         Returns
         -------
@@ -152,6 +163,13 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         else:
             # 1-D integer labels are always a classification target.
             classes_, y_encoded, counts = encoded
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, F, dtype=np.float64, ensure_non_negative=True
+            )
+            counts = np.bincount(
+                y_encoded, weights=sample_weight, minlength=classes_.shape[0]
+            )
         if np.count_nonzero(counts) < 2:
             raise ValueError(
                 "Classifier can't train when only one class is present; y must "
@@ -162,7 +180,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         )
         self.classes_ = classes_
         self.class_counts_ = counts
-        self._fit(F, y_encoded, counts, coef, intercept)
+        self._fit(F, y_encoded, counts, coef, intercept, sample_weight)
         return self
 
     def _class_scores(self, F):
@@ -207,7 +225,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return softmax(self._class_scores(F))
+        return softmax(self._class_scores(F), axis=1)
 
     def predict_log_proba(self, F):
         """Logarithm of :meth:`predict_proba`.
@@ -220,8 +238,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(F))
+        return log_softmax(self._class_scores(F), axis=1)
 
     def predict(self, F):
         """Predict the class with the highest score.
@@ -239,23 +256,36 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         # Row blocks: only the argmax is kept, so predicting never holds the
         # full (n_samples, n_classes) score matrix.
         indices = np.empty(F.shape[0], dtype=np.intp)
-        for start in range(0, F.shape[0], _PREDICT_ROWS):
-            block = self._masked_scores(F[start : start + _PREDICT_ROWS])
-            indices[start : start + block.shape[0]] = np.argmax(block, axis=1)
+        row_bytes = self.classes_.shape[0] * F.dtype.itemsize
+        for rows in gen_batches(F.shape[0], get_chunk_n_rows(row_bytes)):
+            indices[rows] = np.argmax(self._masked_scores(F[rows]), axis=1)
         return self.classes_[indices]
 
 
 class LinearHead(BaseHead):
     """Base class of the heads whose scores are ``F @ coef_.T + intercept_``."""
 
-    def _joint(self, F, y, counts, coef, intercept):
-        """The given joint classifier, or an instance-balanced one fitted on F."""
+    def _joint(self, F, y, counts, coef, intercept, sample_weight):
+        """The joint classifier ``(coef, intercept, mean)``.
+
+        The given one has ``mean=None``. Without one, an instance-balanced
+        classifier is fitted on ``F``, and ``mean`` is the (weighted) training
+        mean: ``intercept + coef @ mean`` is then its bias on centred features,
+        the bias that a rule made for a network's classifier (tau-norm drops it)
+        can act on.
+        """
         if coef is not None:
-            return coef, intercept
+            return coef, intercept, None
         coef, intercept, _ = fit_multinomial(
-            F, y, counts, q=1.0, owner=f"{type(self).__name__} (joint classifier)"
+            F,
+            y,
+            counts,
+            sample_weight=sample_weight,
+            q=1.0,
+            owner=f"{type(self).__name__} (joint classifier)",
         )
-        return coef, intercept
+        mean = np.average(F, axis=0, weights=sample_weight).astype(F.dtype)
+        return coef, intercept, mean
 
     def _set_linear(self, coef, intercept):
         self.coef_ = coef

@@ -26,12 +26,15 @@ class CRTHead(LinearHead):
         Focal-loss focusing parameter; 0 is cross-entropy.
     alpha : float >= 0, default=1e-4
         L2 penalty on the weights (not the bias), added to the weighted mean
-        loss. Equivalent to scikit-learn's ``LogisticRegression(C=1 / (alpha *
-        n_samples))`` for ``q=1``.
+        loss, in the units of ``F``. Equivalent to scikit-learn's
+        ``LogisticRegression(C=1 / (alpha * n_samples))`` for ``q=1``.
     max_iter : int >= 1, default=500
         Maximum number of L-BFGS iterations.
     tol : float > 0, default=1e-4
-        L-BFGS stops when the largest gradient component is below ``tol``.
+        L-BFGS stops when the largest gradient component is below ``tol``, in
+        the solver's standardised problem: columns of ``F`` centred and divided
+        by :math:`\sqrt{\mathrm{var} + \alpha}`, objective divided by its
+        value at the start. So ``tol`` does not depend on the units of ``F``.
 
     Attributes
     ----------
@@ -68,6 +71,25 @@ class CRTHead(LinearHead):
     sampling of Kang et al. (2020), Eq. (1). The loss is cross-entropy, or the
     softmax focal loss :math:`-(1 - p_t)^\gamma \log p_t` (Lin et al., 2017)
     when ``gamma > 0``. Computation stays in the dtype of ``F``.
+
+    The solver standardises the problem and maps the solution back, so the
+    optimum does not depend on the scale of ``F`` (features times 1e12 fit
+    like the original ones, with ``alpha`` in their units). It warns with a
+    ``ConvergenceWarning`` when L-BFGS stops short of convergence, and raises
+    ``RuntimeError`` rather than return its zero start when that is not the
+    optimum.
+
+    A large ``gamma`` makes the loss tiny: at the zero start it is
+    :math:`(1 - 1/C)^\gamma \log C` for :math:`C` classes (about 3e-18 for
+    ``gamma=100``, ``C=3``), and the focal weight of every well classified
+    sample underflows to zero. The solver's tolerance is relative to the
+    starting loss, so it still trains; but the L2 penalty, the same at every
+    ``gamma``, then dominates and shrinks ``coef_`` towards zero (the
+    predictions keep their ranking, the probabilities tend to the bias's): use
+    ``alpha=0`` or a smaller ``alpha`` with a large ``gamma``. When
+    :math:`(1 - 1/C)^\gamma` underflows the dtype of ``F`` (float32 from
+    ``gamma`` of about 215 for ``C=3``), loss and gradient vanish at the start
+    and :meth:`fit` raises ``ValueError`` naming ``gamma``.
 
     References
     ----------
@@ -106,11 +128,12 @@ class CRTHead(LinearHead):
         self.max_iter = max_iter
         self.tol = tol
 
-    def _fit(self, F, y, counts, coef, intercept):
+    def _fit(self, F, y, counts, coef, intercept, sample_weight):
         coef, intercept, self.n_iter_ = fit_multinomial(
             F,
             y,
             counts,
+            sample_weight=sample_weight,
             q=self.q,
             gamma=self.gamma,
             alpha=self.alpha,

@@ -1,5 +1,6 @@
 """Post-hoc logit adjustment by the training class priors."""
 
+import functools
 from numbers import Real
 from typing import ClassVar
 
@@ -7,6 +8,24 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._base import LinearHead
+
+
+def prior_shift(intercept, log_prior, tau):
+    r"""The adjustment :math:`-\tau \log \pi_j`, in the dtype of ``intercept``.
+
+    The one rule for an extreme ``tau``, shared by :class:`LogitAdjustedHead`
+    and :func:`~ltsk.heads.tau_path`: ``ValueError`` naming ``tau`` when the
+    adjusted bias :math:`b_j - \tau \log \pi_j` overflows.
+    """
+    with np.errstate(over="ignore"):
+        shift = (-tau * log_prior).astype(intercept.dtype)
+        adjusted = intercept + shift
+    if not np.all(np.isfinite(adjusted)):
+        raise ValueError(
+            f"tau={tau:g} overflows the adjusted bias b_j - tau * log(prior_j) "
+            f"in {intercept.dtype.name}; use a smaller tau."
+        )
+    return shift
 
 
 class LogitAdjustedHead(LinearHead):
@@ -47,7 +66,15 @@ class LogitAdjustedHead(LinearHead):
     .. math:: s_j(x) = w_j^\top x + b_j - \tau \log \pi_j .
 
     When ``coef`` is not passed to :meth:`fit`, an instance-balanced multinomial
-    classifier is fitted on ``F`` first.
+    classifier is fitted on ``F`` first. With ``sample_weight``, :math:`n_j`
+    are the per-class sums of the weights.
+
+    The authors' code takes :math:`\log(\pi_j + 10^{-12})`; ltsk takes
+    :math:`\log \pi_j` exactly, and a class absent from training (passed in
+    ``classes``) gets the score ``-inf`` (never predicted) instead of a finite
+    :math:`+27.6\tau` boost. A ``tau`` whose adjusted bias overflows is a
+    ``ValueError`` naming ``tau``, in :meth:`fit` and in
+    :func:`~ltsk.heads.tau_path` alike.
 
     References
     ----------
@@ -72,11 +99,12 @@ class LogitAdjustedHead(LinearHead):
     def __init__(self, tau=1.0):
         self.tau = tau
 
-    def _fit(self, F, y, counts, coef, intercept):
-        coef, intercept = self._joint(F, y, counts, coef, intercept)
+    def _fit(self, F, y, counts, coef, intercept, sample_weight):
+        coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
         present = counts > 0
         log_prior = np.zeros(counts.shape[0])
         log_prior[present] = np.log(counts[present] / counts.sum())
-        self._set_linear(coef, intercept - self.tau * log_prior)
-        # scores(tau) = F @ coef.T + intercept - tau * log_prior, for tau_path.
-        self._path_terms = (coef, intercept, None, -log_prior)
+        shift_of = functools.partial(prior_shift, intercept, log_prior)
+        self._set_linear(coef, intercept + shift_of(self.tau))
+        # scores(tau) = F @ coef.T + intercept + prior_shift(..., tau).
+        self._path_terms = (coef, intercept, None, shift_of)

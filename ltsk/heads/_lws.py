@@ -4,14 +4,47 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+from sklearn.utils import gen_batches
+from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._base import LinearHead
-from ltsk.heads._solver import minimize_lbfgs, softmax_loss_grad
-from ltsk.sampling import sample_weights
+from ltsk.heads._solver import (
+    balanced_weights,
+    encode_present,
+    minimize_lbfgs,
+    softmax_loss_grad,
+)
 
-# Samples per block of the loss evaluation (bounds the scratch memory).
-_BLOCK_SAMPLES = 65536
+
+def lws_objective(logits, y, weights, alpha):
+    r"""The LWS objective in the scales :math:`f` and its gradient.
+
+    ``logits`` are the frozen joint logits, class-major (n_classes, n_samples),
+    the layout :func:`softmax_loss_grad` is fast on. The loss is evaluated over
+    row blocks sized by scikit-learn's ``working_memory`` in one reused scratch
+    buffer (``softmax_loss_grad`` overwrites it with the gradient), so the fit
+    holds the cached logits and a block, not a second (C, n) array. Returns
+    ``fun(f) -> (value, gradient)``.
+    """
+    n_classes, n_samples = logits.shape
+    block = get_chunk_n_rows(n_classes * logits.itemsize, max_n_rows=n_samples)
+    scratch = np.empty((n_classes, block), dtype=logits.dtype)
+
+    def objective(f: np.ndarray) -> tuple[float, np.ndarray]:
+        scale = f.astype(logits.dtype)[:, None]
+        loss = 0.5 * alpha * float(np.sum((f - 1.0) ** 2))
+        grad = alpha * (f - 1.0)
+        for rows in gen_batches(n_samples, block):
+            part = logits[:, rows]
+            buffer = scratch[:, : part.shape[1]]
+            np.multiply(part, scale, out=buffer)
+            block_loss, grad_scaled = softmax_loss_grad(buffer, y[rows], weights[rows])
+            loss += block_loss
+            grad += np.einsum("ji,ji->j", grad_scaled, part, dtype=np.float64)
+        return loss, grad
+
+    return objective
 
 
 class LWSHead(LinearHead):
@@ -33,7 +66,8 @@ class LWSHead(LinearHead):
     max_iter : int >= 1, default=100
         Maximum number of L-BFGS iterations.
     tol : float > 0, default=1e-6
-        L-BFGS stops when the largest gradient component is below ``tol``.
+        L-BFGS stops when the largest gradient component of the objective
+        divided by its value at the start is below ``tol``.
 
     Attributes
     ----------
@@ -107,42 +141,17 @@ class LWSHead(LinearHead):
         self.max_iter = max_iter
         self.tol = tol
 
-    def _fit(self, F, y, counts, coef, intercept):
-        coef, intercept = self._joint(F, y, counts, coef, intercept)
+    def _fit(self, F, y, counts, coef, intercept, sample_weight):
+        coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
         present = np.flatnonzero(counts > 0)
-        remap = np.full(counts.shape[0], -1)
-        remap[present] = np.arange(present.size)
-        y_present = remap[y]
-        # Class-major (C, n), the layout softmax_loss_grad is fast on.
         logits = coef[present] @ F.T
         logits += intercept[present][:, None]
-        weights = sample_weights(y_present, self.q)
-        weights /= weights.sum()
-        alpha = self.alpha
-
-        # The loss is evaluated over blocks of samples in one reused scratch
-        # buffer (softmax_loss_grad overwrites it with the gradient), so the
-        # fit holds the cached logits and a block, not a second (C, n) array.
-        n_samples = logits.shape[1]
-        block = min(n_samples, _BLOCK_SAMPLES)
-        scratch = np.empty((logits.shape[0], block), dtype=logits.dtype)
-
-        def objective(f: np.ndarray) -> tuple[float, np.ndarray]:
-            scale = f.astype(logits.dtype)[:, None]
-            loss = 0.5 * alpha * float(np.sum((f - 1.0) ** 2))
-            grad = alpha * (f - 1.0)
-            for start in range(0, n_samples, block):
-                stop = min(start + block, n_samples)
-                part = logits[:, start:stop]
-                buffer = scratch[:, : stop - start]
-                np.multiply(part, scale, out=buffer)
-                block_loss, grad_scaled = softmax_loss_grad(
-                    buffer, y_present[start:stop], weights[start:stop]
-                )
-                loss += block_loss
-                grad += np.einsum("ji,ji->j", grad_scaled, part, dtype=np.float64)
-            return loss, grad
-
+        objective = lws_objective(
+            logits,
+            encode_present(y, counts),
+            balanced_weights(y, counts, self.q, sample_weight),
+            self.alpha,
+        )
         f, self.n_iter_ = minimize_lbfgs(
             objective,
             np.ones(present.size),

@@ -206,7 +206,10 @@ class NCMHead(BaseHead):
 
     _fit_checks_finite = True
 
-    def _fit(self, F, y, counts, coef, intercept):
+    def _fit(self, F, y, counts, coef, intercept, sample_weight):
+        if sample_weight is not None:
+            self._fit_weighted(F, y, counts, sample_weight)
+            return
         kernels = _kernels() if F.size >= _KERNEL_MIN_SIZE else None
         if kernels is not None:
             F = np.ascontiguousarray(F)
@@ -228,6 +231,25 @@ class NCMHead(BaseHead):
                 self.mean_ = np.zeros(F.shape[1], dtype=F.dtype)
                 sums, _ = class_sums(F, y, counts, None)
                 _check_finite(sums, F)
+        centroids = np.zeros_like(sums)
+        present = counts > 0
+        centroids[present] = sums[present] / counts[present, None]
+        self.centroids_ = centroids.astype(F.dtype)
+
+    def _fit_weighted(self, F, y, counts, sample_weight):
+        """Weighted training mean and class means, on the numpy path."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            mean = np.zeros(F.shape[1])
+            if self.normalize:
+                mean = np.average(F, axis=0, weights=sample_weight)
+                _check_finite(mean, F)
+            X = F - mean.astype(F.dtype)
+            if self.normalize:
+                X *= _unit_scales(X)[0][:, None]
+            sums = np.zeros((counts.shape[0], F.shape[1]))
+            np.add.at(sums, y, X * sample_weight[:, None])
+            _check_finite(sums, F)
+        self.mean_ = mean.astype(F.dtype)
         centroids = np.zeros_like(sums)
         present = counts > 0
         centroids[present] = sums[present] / counts[present, None]

@@ -1,5 +1,6 @@
 """Tau-normalisation of the joint classifier's weights."""
 
+import functools
 from numbers import Real
 from typing import ClassVar
 
@@ -7,6 +8,29 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._base import LinearHead
+
+
+def tau_scale(coef, tau):
+    r"""Per-class factors :math:`\lVert w_j\rVert^{-\tau}` (1 for a zero row).
+
+    The one rule for an extreme ``tau``, shared by :class:`TauNormHead` and
+    :func:`~ltsk.heads.tau_path`: ``ValueError`` naming ``tau`` when a
+    normalised row :math:`w_j / \lVert w_j\rVert^\tau` overflows, or a
+    non-zero row underflows to zero, in the dtype of ``coef``.
+    """
+    norms = np.linalg.norm(coef, axis=1)
+    nonzero = norms > 0
+    scale = np.ones_like(norms)
+    with np.errstate(over="ignore", under="ignore"):
+        scale[nonzero] = norms[nonzero] ** -tau
+        normalised = coef[nonzero] * scale[nonzero, None]
+    if not np.all(np.isfinite(normalised)) or np.any(np.all(normalised == 0, axis=1)):
+        raise ValueError(
+            f"tau={tau:g} overflows or underflows the normalised weights "
+            "w_j / ||w_j||**tau (a weight norm away from 1 raised to a large "
+            "power); use a smaller tau (the reference sweep is 0 to 2)."
+        )
+    return scale
 
 
 class TauNormHead(LinearHead):
@@ -47,8 +71,25 @@ class TauNormHead(LinearHead):
     .. math:: s_j(x) = \frac{w_j^\top x}{\lVert w_j\rVert^\tau},
 
     with the joint bias dropped, as in the authors' code. A row with zero norm
-    is left at zero. When ``coef`` is not passed to :meth:`fit`, an
-    instance-balanced multinomial classifier is fitted on ``F`` first.
+    is left at zero. A ``tau`` for which a normalised row overflows, or a
+    non-zero row underflows to zero, is a ``ValueError`` naming ``tau``, in
+    :meth:`fit` and in :func:`~ltsk.heads.tau_path` alike.
+
+    When ``coef`` is not passed to :meth:`fit`, an instance-balanced
+    multinomial classifier is fitted on ``F`` first, on features centred on
+    their (weighted) training mean :math:`\mu`, and the bias dropped is that
+    of the centred problem: :math:`s_j(x) = w_j^\top (x - \mu) /
+    \lVert w_j\rVert^\tau`, so ``intercept_`` is :math:`-w_j^\top \mu /
+    \lVert w_j\rVert^\tau`. (Dropping the bias of raw, uncentred features
+    discards most of what the classifier learned.) Even so, tau-norm alone is
+    not always as good as that classifier: the rule assumes a network's
+    classifier, whose bias carries little beyond the class priors, while a
+    linear model on raw tabular features keeps class information in its bias.
+    Measured balanced accuracy, head alone vs its joint classifier: digits-LT
+    0.922 vs 0.910, but balanced digits 0.936 vs 0.964, letter-LT (ratio 50)
+    0.567 vs 0.669, shuttle 0.458 vs 0.619. On such features prefer
+    :class:`LogitAdjustedHead`, :class:`LWSHead` or :class:`CRTHead`, or check
+    on a validation split.
 
     References
     ----------
@@ -77,21 +118,14 @@ class TauNormHead(LinearHead):
     def __init__(self, tau=1.0):
         self.tau = tau
 
-    def _fit(self, F, y, counts, coef, intercept):
-        coef, _ = self._joint(F, y, counts, coef, intercept)
-        norms = np.linalg.norm(coef, axis=1)
-        scale = np.ones_like(norms)
-        nonzero = norms > 0
-        with np.errstate(over="ignore"):
-            scale[nonzero] = norms[nonzero] ** -self.tau
-        if not np.all(np.isfinite(coef * scale[:, None])):
-            raise ValueError(
-                f"tau={self.tau} overflows the normalised weights "
-                "w_j / ||w_j||**tau (a weight norm below 1 raised to a large "
-                "power); use a smaller tau (the reference sweep is 0 to 2)."
-            )
-        self._set_linear(coef * scale[:, None], np.zeros_like(norms))
-        # scores(tau) = (F @ coef.T) * scale_base**tau, for ltsk.heads.tau_path.
-        scale_base = np.ones_like(norms)
-        scale_base[nonzero] = 1.0 / norms[nonzero]
-        self._path_terms = (coef, np.zeros_like(norms), scale_base, None)
+    def _fit(self, F, y, counts, coef, intercept, sample_weight):
+        coef, _, mean = self._joint(F, y, counts, coef, intercept, sample_weight)
+        # The bias dropped is that of the classifier on centred features when
+        # the head fitted the classifier itself (mean is then not None).
+        intercept = np.zeros(coef.shape[0], dtype=coef.dtype)
+        if mean is not None:
+            intercept -= coef @ mean
+        scale = tau_scale(coef, self.tau)
+        self._set_linear(coef * scale[:, None], intercept * scale)
+        # scores(tau) = (F @ coef.T + intercept) * tau_scale(coef, tau).
+        self._path_terms = (coef, intercept, functools.partial(tau_scale, coef), None)

@@ -82,7 +82,7 @@ def tau_path(head, F, y, taus, *, metric=None):
         )
     _, y_encoded = _encode_labels(y, head.classes_)
 
-    coef, intercept, scale_base, shift = terms
+    coef, intercept, scale_of, shift_of = terms
     logits = F @ coef.T
     logits += intercept
     absent = head.class_counts_ == 0
@@ -91,18 +91,12 @@ def tau_path(head, F, y, taus, *, metric=None):
     scores = np.empty(taus.shape[0])
     buffer = np.empty_like(logits)
     for k, tau in enumerate(taus):
-        if scale_base is not None:
-            with np.errstate(over="ignore"):
-                scale = (scale_base**tau).astype(logits.dtype)
-            if not np.all(np.isfinite(scale)):
-                raise ValueError(
-                    f"taus contains {tau:g}, which overflows the tau-normalised "
-                    "weights w_j / ||w_j||**tau; use smaller values (the reference "
-                    "sweep is 0 to 2)."
-                )
-            np.multiply(logits, scale, out=buffer)
+        # The heads' own functions of tau, so a tau the head refuses is refused
+        # here with the same error.
+        if scale_of is not None:
+            np.multiply(logits, scale_of(tau).astype(logits.dtype), out=buffer)
         else:
-            np.add(logits, (tau * shift).astype(logits.dtype), out=buffer)
+            np.add(logits, shift_of(tau).astype(logits.dtype), out=buffer)
         buffer[:, absent] = -np.inf
         scores[k] = metric(y_encoded, np.argmax(buffer, axis=1))
     return scores

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ltsk.heads import LogitAdjustedHead
+from ltsk.heads import LogitAdjustedHead, tau_path
 
 
 def test_hand_example():
@@ -38,3 +38,14 @@ def test_tau_zero_is_the_joint_classifier(rng):
 def test_negative_tau_is_rejected():
     with pytest.raises(ValueError, match="tau"):
         LogitAdjustedHead(tau=-1).fit(np.eye(2), [0, 1])
+
+
+def test_extreme_tau_is_the_same_error_in_fit_and_tau_path(rng):
+    F = rng.normal(size=(40, 2))
+    y = np.repeat([0, 1], [39, 1])  # 1e308 * log(40) overflows float64
+    coef = np.eye(2)
+    with pytest.raises(ValueError, match=r"tau=1e\+308 overflows the adjusted bias"):
+        LogitAdjustedHead(tau=1e308).fit(F, y, coef=coef)
+    head = LogitAdjustedHead().fit(F, y, coef=coef)
+    with pytest.raises(ValueError, match=r"tau=1e\+308 overflows the adjusted bias"):
+        tau_path(head, F, y, [1.0, 1e308])

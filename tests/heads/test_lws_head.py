@@ -1,9 +1,13 @@
 """LWSHead: identities with the joint classifier, tail re-balancing."""
 
 import numpy as np
+import pytest
+from scipy.optimize import check_grad, minimize
+from scipy.special import logsumexp
 from sklearn.metrics import recall_score
 
 from ltsk.heads import CRTHead, LWSHead
+from ltsk.heads._lws import lws_objective
 
 
 def _tail_heavy(rng, counts=(400, 80, 16)):
@@ -46,3 +50,42 @@ def test_learned_scales_lift_tail_recall(rng):
     # With instance-balanced weighting, LWS stays close to the joint classifier.
     ib = LWSHead(q=1.0).fit(F, y, coef=joint.coef_, intercept=joint.intercept_)
     np.testing.assert_allclose(ib.scales_, 1.0, atol=0.05)
+
+
+def _plain_lws_objective(f, logits, y, weights, alpha):
+    """The LWS objective written out directly: logits are (n, C)."""
+    scaled = logits * f
+    log_p = scaled - logsumexp(scaled, axis=1, keepdims=True)
+    return -np.dot(weights, log_p[np.arange(y.size), y]) + 0.5 * alpha * np.sum(
+        (f - 1.0) ** 2
+    )
+
+
+def test_scales_match_an_independent_minimiser(rng):
+    F, y = _tail_heavy(rng)
+    W = rng.normal(size=(3, 3))
+    b = rng.normal(size=3)
+    q, alpha = 0.5, 1e-2
+    head = LWSHead(q=q, alpha=alpha, tol=1e-10).fit(F, y, coef=W, intercept=b)
+    counts = np.bincount(y)
+    weights = counts[y] ** (q - 1.0)
+    weights /= weights.sum()
+    args = (F @ W.T + b, y, weights, alpha)
+    reference = minimize(_plain_lws_objective, np.ones(3), args=args, method="BFGS")
+    assert reference.success
+    np.testing.assert_allclose(head.scales_, reference.x, rtol=1e-4)
+
+
+def test_lws_gradient_matches_finite_differences(rng):
+    F, y = _tail_heavy(rng, counts=(40, 12, 5))
+    logits = F @ rng.normal(size=(3, 3)).T + rng.normal(size=3)
+    weights = rng.random(y.size)
+    weights /= weights.sum()
+    objective = lws_objective(logits.T.copy(), y, weights, 0.3)
+    f = rng.uniform(0.5, 2.0, size=3)
+    value, _ = objective(f)
+    args = (logits, y, weights, 0.3)
+    assert value == pytest.approx(_plain_lws_objective(f, *args))
+    assert (
+        check_grad(_plain_lws_objective, lambda f, *a: objective(f)[1], f, *args) < 1e-6
+    )

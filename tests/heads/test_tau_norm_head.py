@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ltsk.heads import TauNormHead
+from ltsk.heads import LogitAdjustedHead, TauNormHead, tau_path
 
 W2 = np.array([[3.0, 4.0], [0.0, 2.0]])  # row norms 5 and 2
 F2 = np.array([[1.0, 1.0], [2.0, -1.0]])
@@ -53,3 +53,32 @@ def test_without_coef_normalises_its_own_joint_classifier(rng):
 def test_negative_tau_is_rejected():
     with pytest.raises(ValueError, match="tau"):
         TauNormHead(tau=-0.5).fit(F2, [0, 1], coef=W2)
+
+
+def test_without_coef_drops_the_bias_of_the_centred_problem(rng):
+    y = np.repeat([0, 1, 2], [60, 20, 6])
+    F = rng.normal(loc=5.0, size=(86, 3)) + 3.0 * np.eye(3)[y]
+    weights = rng.integers(1, 3, size=86)
+    head = TauNormHead(tau=1.0).fit(F, y, sample_weight=weights)
+    joint = LogitAdjustedHead(tau=0.0).fit(F, y, sample_weight=weights)
+    W = joint.coef_ / np.linalg.norm(joint.coef_, axis=1, keepdims=True)
+    mean = np.average(F, axis=0, weights=weights)
+    np.testing.assert_allclose(head.coef_, W, rtol=1e-12)
+    np.testing.assert_allclose(head.intercept_, -W @ mean, rtol=1e-12)
+    np.testing.assert_allclose(
+        head.decision_function(F), (F - mean) @ W.T, rtol=1e-10, atol=1e-12
+    )
+
+
+def test_extreme_tau_is_the_same_error_in_fit_and_tau_path(rng):
+    F = rng.normal(size=(40, 6))
+    y = np.repeat([0, 1], 20)
+    head = TauNormHead().fit(F, y, coef=np.array([[1e-3] * 6, [2e-3] * 6]))
+    # Norms below 1 overflow, norms above 1 underflow to a zero row.
+    for coef, tau in (([[1e-3] * 6, [2e-3] * 6], 1e4), ([[1e3] * 6, [1.0] * 6], 200)):
+        coef = np.array(coef)
+        with pytest.raises(ValueError, match=f"tau={tau:g} overflows or underflows"):
+            TauNormHead(tau=tau).fit(F, y, coef=coef)
+        head = TauNormHead().fit(F, y, coef=coef)
+        with pytest.raises(ValueError, match=f"tau={tau:g} overflows or underflows"):
+            tau_path(head, F, y, [1.0, tau])

@@ -115,5 +115,5 @@ def test_tau_path_overflowing_tau_is_an_error_not_nan(rng):
     F, y = _data(rng, [30, 10])
     coef = np.array([[1e-3] * 6, [2e-3] * 6])
     head = TauNormHead().fit(F, y, coef=coef)
-    with pytest.raises(ValueError, match="taus contains 10000"):
+    with pytest.raises(ValueError, match="tau=10000 overflows"):
         tau_path(head, F, y, [0.5, 1e4])
