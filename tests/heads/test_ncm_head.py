@@ -1,21 +1,10 @@
-"""NCMHead against a direct numpy computation of cl2n nearest class means.
-
-Every test runs twice: through the numpy path and through the compiled kernels
-that ``fit`` uses on large inputs (forced here by a zero size threshold).
-"""
+"""NCMHead against a direct numpy computation of cl2n nearest class means."""
 
 import numpy as np
 import pytest
+from sklearn import config_context
 
-import ltsk.heads._ncm as ncm
 from ltsk.heads import NCMHead
-
-
-@pytest.fixture(autouse=True, params=["numpy", "kernels"])
-def fit_path(request, monkeypatch):
-    threshold = 0 if request.param == "kernels" else np.inf
-    monkeypatch.setattr(ncm, "_KERNEL_MIN_SIZE", threshold)
-    return request.param
 
 
 def _cl2n(F, mean):
@@ -105,14 +94,17 @@ def test_bad_metric():
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 @pytest.mark.parametrize("normalize", [True, False])
-def test_scores_in_chunks_equal_scores_at_once(monkeypatch, metric, normalize):
+def test_row_blocks_give_the_same_fit_and_scores(metric, normalize):
     rng = np.random.default_rng(3)
-    F = rng.normal(size=(50, 4)) + 1.0
-    y = rng.integers(0, 3, size=50)
+    F = rng.normal(size=(5000, 40)) + 1.0
+    y = rng.integers(0, 3, size=5000)
     head = NCMHead(metric=metric, normalize=normalize).fit(F, y)
     whole = head.decision_function(F)
-    monkeypatch.setattr(ncm, "_SCORE_ROWS", 7)  # 8 chunks, the last one short
-    np.testing.assert_allclose(head.decision_function(F), whole, rtol=1e-12)
+    # 1000 rows of 320 bytes per block: 5 blocks in fit and in scoring.
+    with config_context(working_memory=1000 * 320 / 2**20):
+        blocked = NCMHead(metric=metric, normalize=normalize).fit(F, y)
+        np.testing.assert_allclose(blocked.centroids_, head.centroids_, atol=1e-15)
+        np.testing.assert_allclose(blocked.decision_function(F), whole, atol=1e-12)
 
 
 @pytest.mark.parametrize("normalize", [True, False])
@@ -166,3 +158,29 @@ def test_float32_norms_beyond_float32_range_are_taken_in_float64(data):
         head64.decision_function(big),
         atol=1e-5,
     )
+
+
+def test_float32_class_sums_beyond_float32_range_are_taken_in_float64():
+    # Each class sum (2e38 + 2e38) overflows float32; the centroids do not.
+    F = np.array([[2e38, 1.0], [2e38, 3.0], [1.0, 2e38], [3.0, 2e38]])
+    y = [0, 0, 1, 1]
+    head = NCMHead(normalize=False).fit(F.astype(np.float32), y)
+    np.testing.assert_allclose(head.centroids_, [[2e38, 2.0], [2.0, 2e38]])
+
+
+def test_float64_overflow_of_the_class_sums_raises():
+    F = np.array([[1e308, 1.0], [1e308, 3.0], [1.0, 1.0], [3.0, 1.0]])
+    with pytest.raises(ValueError, match="class sums of F overflow float64"):
+        NCMHead(normalize=False).fit(F, [0, 0, 1, 1])
+
+
+def test_large_fit_needs_no_compiled_kernels(run_python):
+    # 2**22 values: the size from which fit used to import numba.
+    code = (
+        "import sys, numpy as np\n"
+        "from ltsk.heads import NCMHead\n"
+        "F = np.random.default_rng(0).normal(size=(16384, 256)).astype(np.float32)\n"
+        "NCMHead().fit(F, np.arange(16384) % 3)\n"
+        "print(sorted({'numba', 'llvmlite'} & set(sys.modules)))\n"
+    )
+    assert run_python(code).strip() == "[]"
