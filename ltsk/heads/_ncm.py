@@ -137,9 +137,11 @@ class NCMHead(BaseHead):
 
     Parameters
     ----------
-    metric : {"euclidean", "cosine"}, default="euclidean"
-        Score of class :math:`j`: minus the Euclidean distance to its centroid,
-        or the cosine similarity with it.
+    metric : {"euclidean", "cosine", "dot"}, default="euclidean"
+        Score of class :math:`j`: minus the squared Euclidean distance to its
+        centroid (the reference code's "l2"), the cosine similarity with it, or
+        the dot product with it divided by the number of features (the
+        reference code's "cos"). See Notes.
     normalize : bool, default=True
         Centre on the training mean and L2-normalise the features (train and
         test, both with the training mean). If False, raw features are used.
@@ -169,15 +171,30 @@ class NCMHead(BaseHead):
     With :math:`\mu` the training mean and
     :math:`\tilde x = (x - \mu) / \lVert x - \mu\rVert` (a zero vector stays
     zero), the centroids are :math:`c_j = \frac{1}{n_j}\sum_{y_i = j}\tilde x_i`
-    and the scores are
+    and the scores, for ``metric`` "euclidean", "cosine" and "dot", are
 
     .. math::
 
-        s_j(x) = -\lVert \tilde x - c_j\rVert \quad\text{or}\quad
-        s_j(x) = \frac{\tilde x^\top c_j}{\lVert\tilde x\rVert\,\lVert c_j\rVert}.
+        s_j(x) = -\lVert \tilde x - c_j\rVert^2, \qquad
+        s_j(x) = \frac{\tilde x^\top c_j}{\lVert\tilde x\rVert\,\lVert c_j\rVert},
+        \qquad s_j(x) = \frac{\tilde x^\top c_j}{d},
 
+    with :math:`d` the number of features (0 where a norm is 0).
     ``predict_proba`` is the softmax of these scores, a monotone but
     uncalibrated map.
+
+    Against the authors' code (``KNNClassifier`` in
+    facebookresearch/classifier-balancing, ``feat_type="cl2n"``):
+    "euclidean" and "dot" compute its ``dist_type`` "l2" and "cos", scores and
+    so ``predict_proba`` included (squared distances are clipped at 0 against
+    rounding); ``normalize=False`` is its ``feat_type="un"``; its "l2n"
+    (normalised but not centred) is not offered. "cosine" is not in that code:
+    its "cos" leaves the centroids unnormalised, so with unit :math:`\tilde x`
+    it ranks classes by :math:`\lVert c_j\rVert \cos(\tilde x, c_j)`, which
+    favours the classes whose training features agree more (a longer mean of
+    unit vectors); "cosine" divides by :math:`\lVert c_j\rVert` and can
+    predict another class. A row equal to the training mean is a zero vector
+    here; the reference divides it by its zero norm (NaN scores).
 
     ``fit`` makes two passes over ``F`` in row blocks of a few MiB (at most
     scikit-learn's ``working_memory``): the first sums the rows by class (and
@@ -207,7 +224,7 @@ class NCMHead(BaseHead):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "metric": [StrOptions({"euclidean", "cosine"})],
+        "metric": [StrOptions({"euclidean", "cosine", "dot"})],
         "normalize": ["boolean"],
     }
 
@@ -235,9 +252,9 @@ class NCMHead(BaseHead):
         # Scored in row blocks into one (n, C) output: a centred copy of the
         # whole of F would double the memory of F itself.
         centroids = self.centroids_
-        centroid_norms = _row_norms(centroids)
         dtype = np.result_type(F.dtype, centroids.dtype)
         centroids_t = centroids.T.astype(dtype)
+        centroid_norms = _row_norms(centroids)
         scores = np.empty((F.shape[0], centroids.shape[0]), dtype=dtype)
         for rows in gen_batches(F.shape[0], _block_rows(F)):
             block = F[rows]
@@ -251,14 +268,15 @@ class NCMHead(BaseHead):
                 block[wide] = unit
             out = scores[rows]
             np.matmul(block.astype(dtype, copy=False), centroids_t, out=out)
-            if self.metric == "cosine":
+            if self.metric == "euclidean":
+                # -||x - c||^2 = 2 x.c - ||x||^2 - ||c||^2
+                out *= 2.0
+                out -= _row_norms(block)[:, None] ** 2
+                out -= centroid_norms**2
+                np.minimum(out, 0.0, out=out)
+            elif self.metric == "cosine":
                 out *= _inverse(centroid_norms)[None, :]
                 out *= _inverse(_row_norms(block))[:, None]
             else:
-                out *= -2.0
-                out += _row_norms(block)[:, None] ** 2
-                out += centroid_norms**2
-                np.maximum(out, 0.0, out=out)
-                np.sqrt(out, out=out)
-                np.negative(out, out=out)
+                out /= F.shape[1]
         return scores

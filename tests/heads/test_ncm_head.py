@@ -12,6 +12,26 @@ def _cl2n(F, mean):
     return centred / np.linalg.norm(centred, axis=1, keepdims=True)
 
 
+def _reference_scores(F_test, mean, centroids, dist_type):
+    """``KNNClassifier.forward`` of facebookresearch/classifier-balancing.
+
+    Written out in numpy from that code: test features centred on the training
+    mean and scaled to unit norm ("cl2n"), centroids as given.
+    """
+    A = _cl2n(F_test, mean)
+    AB = A @ centroids.T
+    if dist_type == "l2":
+        AA = (A**2).sum(axis=1, keepdims=True)
+        BB = (centroids**2).sum(axis=1, keepdims=True)
+        return -(AA + BB.T - 2 * AB)
+    return AB / A.shape[1]
+
+
+def _softmax(scores):
+    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
 @pytest.fixture
 def data(rng):
     y = rng.permutation(np.repeat([3, 7, 11], [40, 12, 5]))
@@ -31,10 +51,40 @@ def test_euclidean_against_numpy(data):
     # Test features are centred with the *training* mean.
     Tn = _cl2n(F_test, mean)
     dist = np.linalg.norm(Tn[:, None, :] - centroids[None], axis=2)
-    np.testing.assert_allclose(head.decision_function(F_test), -dist, atol=1e-7)
+    np.testing.assert_allclose(head.decision_function(F_test), -(dist**2), atol=1e-12)
     np.testing.assert_array_equal(
         head.predict(F_test), np.array([3, 7, 11])[dist.argmin(1)]
     )
+
+
+@pytest.mark.parametrize(("metric", "dist_type"), [("euclidean", "l2"), ("dot", "cos")])
+def test_scores_and_probabilities_match_the_reference_code(data, metric, dist_type):
+    F, y, F_test = data
+    head = NCMHead(metric=metric).fit(F, y)
+    mean = F.mean(axis=0)
+    Fn = _cl2n(F, mean)
+    centroids = np.stack([Fn[y == c].mean(axis=0) for c in (3, 7, 11)])
+    reference = _reference_scores(F_test, mean, centroids, dist_type)
+    np.testing.assert_allclose(head.decision_function(F_test), reference, atol=1e-12)
+    np.testing.assert_allclose(
+        head.predict_proba(F_test), _softmax(reference), atol=1e-12
+    )
+
+
+def test_cosine_normalises_the_centroids_unlike_the_reference_cos():
+    # Class 1's two rows point apart (a short centroid), class 0's agree (a
+    # unit one): the test row is closer in angle to class 1's centroid, but
+    # its dot product with class 0's is the largest.
+    F = np.array([[2, 0], [2, 0], [-2, 2], [1, 2], [-1.5, -2], [-1.5, -2]]) + 5.0
+    y = [0, 0, 1, 1, 2, 2]
+    x = np.array([[1.0, 1.25]]) + 5.0
+    head = NCMHead(metric="cosine").fit(F, y)
+    np.testing.assert_allclose(head.mean_, [5.0, 5.0])
+    unit, c = _cl2n(x, head.mean_)[0], head.centroids_
+    dot, cos = unit @ c.T, unit @ c.T / np.linalg.norm(c, axis=1)
+    assert dot.argmax() == 0 and cos.argmax() == 1
+    assert head.predict(x)[0] == 1
+    assert NCMHead(metric="dot").fit(F, y).predict(x)[0] == 0
 
 
 def test_cosine_against_numpy(data):
@@ -54,10 +104,10 @@ def test_without_normalisation_uses_raw_class_means(data):
     centroids = np.stack([F[y == c].mean(axis=0) for c in (3, 7, 11)])
     np.testing.assert_allclose(head.centroids_, centroids)
     dist = np.linalg.norm(F_test[:, None, :] - centroids[None], axis=2)
-    np.testing.assert_allclose(head.decision_function(F_test), -dist, atol=1e-7)
+    np.testing.assert_allclose(head.decision_function(F_test), -(dist**2), atol=1e-9)
 
 
-@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "dot"])
 def test_zero_row_after_centring_gives_no_nan(metric):
     F = np.array([[0.0, 2.0], [2.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 0.0]])
     y = [0, 1, 0, 1, 1]
@@ -92,7 +142,7 @@ def test_bad_metric():
         NCMHead(metric="manhattan").fit(np.eye(2), [0, 1])
 
 
-@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "dot"])
 @pytest.mark.parametrize("normalize", [True, False])
 def test_row_blocks_give_the_same_fit_and_scores(metric, normalize):
     rng = np.random.default_rng(3)
