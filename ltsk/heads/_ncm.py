@@ -183,6 +183,11 @@ class NCMHead(BaseHead):
     ``predict_proba`` is the softmax of these scores, a monotone but
     uncalibrated map.
 
+    With ``sample_weight`` :math:`w`, :math:`\mu` and :math:`c_j` are the
+    weighted means, :math:`\mu = \sum_i w_i x_i / \sum_i w_i` and
+    :math:`c_j = \sum_{y_i = j} w_i \tilde x_i / \sum_{y_i = j} w_i`: an
+    integer weight is the row repeated, a zero weight the row left out.
+
     Against the authors' code (``KNNClassifier`` in
     facebookresearch/classifier-balancing, ``feat_type="cl2n"``):
     "euclidean" and "dot" compute its ``dist_type`` "l2" and "cos", scores and
@@ -234,9 +239,13 @@ class NCMHead(BaseHead):
 
     _fit_checks_finite = True
 
-    def _fit(self, F, y, counts, coef, intercept):
+    def _fit(self, F, y, counts, coef, intercept, sample_weight=None):
+        # counts holds the per-class sums of sample_weight when it is given.
         n_classes = counts.shape[0]
-        weights = np.ones(F.shape[0], dtype=F.dtype)
+        if sample_weight is None:
+            weights = np.ones(F.shape[0], dtype=F.dtype)
+        else:
+            weights = sample_weight.astype(F.dtype)
         sums = _class_sums(F, y, weights, n_classes)
         if self.normalize:
             self.mean_ = (sums.sum(axis=0) / counts.sum()).astype(F.dtype)

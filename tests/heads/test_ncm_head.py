@@ -234,3 +234,54 @@ def test_large_fit_needs_no_compiled_kernels(run_python):
         "print(sorted({'numba', 'llvmlite'} & set(sys.modules)))\n"
     )
     assert run_python(code).strip() == "[]"
+
+
+def _weighted_fit(head, F, y, weights):
+    """``head._fit`` with sample weights, as ``BaseHead.fit`` calls it."""
+    counts = np.bincount(y, weights=weights, minlength=3)
+    head._fit(F, y, counts, None, None, sample_weight=weights)
+    return head
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_sample_weight_gives_the_weighted_means(rng, normalize):
+    y = np.repeat([0, 1, 2], [30, 10, 5])
+    F = rng.normal(size=(y.size, 4)) + 2.0 + np.eye(4)[y]
+    w = rng.uniform(0.1, 3.0, size=y.size)
+    head = _weighted_fit(NCMHead(normalize=normalize), F, y, w)
+    mean = (w @ F) / w.sum() if normalize else np.zeros(4)
+    rows = _cl2n(F, mean) if normalize else F
+    centroids = np.stack([w[y == c] @ rows[y == c] / w[y == c].sum() for c in range(3)])
+    np.testing.assert_allclose(head.mean_, mean, atol=1e-12)
+    np.testing.assert_allclose(head.centroids_, centroids, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_integer_sample_weight_equals_repeated_rows(rng, dtype):
+    y = np.repeat([0, 1, 2], [30, 10, 5])
+    F = (rng.normal(size=(y.size, 4)) + 2.0 + np.eye(4)[y]).astype(dtype)
+    w = rng.integers(0, 4, size=y.size)  # 0: the row is left out
+    w[[0, 30, 40]] = 1  # every class keeps a row
+    head = _weighted_fit(NCMHead(), F, y, w.astype(np.float64))
+    repeated = NCMHead().fit(np.repeat(F, w, axis=0), np.repeat(y, w))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(head.mean_, repeated.mean_, atol=tol)
+    np.testing.assert_allclose(head.centroids_, repeated.centroids_, atol=tol)
+    assert head.centroids_.dtype == dtype
+    np.testing.assert_allclose(
+        head._scores(F), repeated.decision_function(F), atol=10 * tol
+    )
+
+
+def test_fit_sample_weight_equals_repeated_rows(rng):
+    # Through the public fit: needs BaseHead.fit(..., sample_weight=...).
+    y = np.repeat([0, 1, 2], [30, 10, 5])
+    F = rng.normal(size=(y.size, 4)) + 2.0 + np.eye(4)[y]
+    w = rng.integers(0, 4, size=y.size)
+    w[[0, 30, 40]] = 1
+    head = NCMHead().fit(F, y, sample_weight=w)
+    repeated = NCMHead().fit(np.repeat(F, w, axis=0), np.repeat(y, w))
+    np.testing.assert_allclose(head.centroids_, repeated.centroids_, atol=1e-12)
+    np.testing.assert_allclose(
+        head.predict_proba(F), repeated.predict_proba(F), atol=1e-12
+    )
