@@ -1,32 +1,44 @@
 """Nearest class mean (NCM) on centred, L2-normalised features."""
 
-import functools
 from typing import ClassVar
 
 import numpy as np
-from sklearn.utils import assert_all_finite
+from scipy import sparse
+from sklearn import get_config
+from sklearn.utils import assert_all_finite, gen_batches
+from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import StrOptions
 
 from ltsk.heads._base import BaseHead
 
-# Rows gathered per step: small enough to stay in cache while they are
-# centred, normalised and summed.
-_CHUNK_ROWS = 1024
-# Rows scored at a time in predict: bounds the temporaries to a slice of F.
-_SCORE_ROWS = 65536
-# From this many elements of F on, fit uses the compiled one-pass kernels; below
-# it, the numpy path is as fast and spares the import of numba.
-_KERNEL_MIN_SIZE = 1 << 22
+# Scratch memory (MiB) of a row block in fit: a block this small stays in the
+# CPU cache while it is centred, its norms are taken and its rows are summed.
+_FIT_BLOCK_MIB = 8
 
 
-@functools.cache
-def _kernels():
-    """The compiled kernels module, or None where numba is not installed."""
-    try:
-        from ltsk.heads import _ncm_kernels
-    except ImportError:
-        return None
-    return _ncm_kernels
+def _fit_working_memory():
+    """``_FIT_BLOCK_MIB``, or scikit-learn's ``working_memory`` if smaller."""
+    return min(get_config()["working_memory"], _FIT_BLOCK_MIB)
+
+
+def _block_rows(F, working_memory=None):
+    """Rows per block such that a copy of a block takes ``working_memory`` MiB."""
+    return get_chunk_n_rows(
+        F.shape[1] * F.dtype.itemsize,
+        max_n_rows=F.shape[0],
+        working_memory=working_memory,
+    )
+
+
+def _indicator(y, values, n_classes):
+    """Sparse (n_classes, n_rows) matrix with ``values[i]`` at ``(y[i], i)``.
+
+    Its product with a block of rows is their per-class weighted sums.
+    """
+    n_rows = y.shape[0]
+    return sparse.csc_array(
+        (values, y, np.arange(n_rows + 1)), shape=(n_classes, n_rows)
+    )
 
 
 def _row_norms(F: np.ndarray) -> np.ndarray:
@@ -68,55 +80,51 @@ def _unit_rows_float64(rows):
     return rows, int(np.count_nonzero(overflow))
 
 
-def _check_finite(sums, F):
-    """Raise scikit-learn's NaN/inf error if ``sums`` of ``F`` are not finite.
+def _class_sums(F, y, weights, n_classes):
+    """Per-class weighted sums of the rows of ``F``, in float64.
 
-    A NaN or inf in ``F`` makes its sums non-finite, so checking these replaces
-    the validation pass over ``F``; the exact check only runs to word the error.
+    Blocks are summed in the dtype of ``F`` and accumulated in float64; a block
+    whose sums overflow that dtype is summed again in float64. Sums that are
+    still not finite raise scikit-learn's NaN/inf error, or an overflow error if
+    ``F`` is finite: this pass replaces the validation pass over ``F``.
     """
+    sums = np.zeros((n_classes, F.shape[1]))
+    for rows in gen_batches(F.shape[0], _block_rows(F, _fit_working_memory())):
+        block, indicator = F[rows], _indicator(y[rows], weights[rows], n_classes)
+        block_sums = indicator @ block
+        if not np.all(np.isfinite(block_sums)):
+            block_sums = indicator.astype(np.float64) @ block
+        sums += block_sums
     if not np.all(np.isfinite(sums)):
         assert_all_finite(F, input_name="F", estimator_name="NCMHead")
+        raise ValueError("The class sums of F overflow float64; rescale the features.")
+    return sums
 
 
-def _column_sums(F):
-    """Column sums of ``F`` in float64, block by block (numpy path)."""
-    total = np.zeros(F.shape[1])
-    for start in range(0, F.shape[0], 8 * _CHUNK_ROWS):
-        total += F[start : start + 8 * _CHUNK_ROWS].sum(axis=0)
-    return total
+def _unit_class_sums(F, y, weights, n_classes, mean):
+    """Per-class weighted sums of ``(x - mean) / ||x - mean||``, in float64.
 
-
-def _class_sums(F, y, counts, mean):
-    """Per-class sums of ``(x - mean) / ||x - mean||`` (or of ``x`` if mean is None).
-
-    The numpy path: rows are gathered class by class, chunk by chunk, into a
-    small buffer and normalised there, so no full-size centred copy of ``F`` is
-    made. Returns ``(sums, n_overflow)`` like the compiled kernel.
+    Each block is centred into a scratch buffer, and its rows are scaled to unit
+    norm by the entries of the indicator matrix that sums them by class. Rows
+    whose squared norm overflows the dtype of ``F`` are normalised in float64.
     """
-    n_classes, n_features = counts.shape[0], F.shape[1]
-    # Stable radix argsort on small integer keys groups the rows by class.
-    key_dtype = np.int16 if n_classes <= np.iinfo(np.int16).max else np.intp
-    order = np.argsort(y.astype(key_dtype), kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(counts)])
-    buffer = np.empty((min(_CHUNK_ROWS, F.shape[0]), n_features), dtype=F.dtype)
-    sums = np.zeros((n_classes, n_features))
+    n_rows = _block_rows(F, _fit_working_memory())
+    buffer = np.empty((n_rows, F.shape[1]), dtype=F.dtype)
+    sums = np.zeros((n_classes, F.shape[1]))
     n_overflow = 0
-    for j in np.flatnonzero(counts):
-        for start in range(bounds[j], bounds[j + 1], _CHUNK_ROWS):
-            stop = min(start + _CHUNK_ROWS, bounds[j + 1])
-            chunk = buffer[: stop - start]
-            F.take(order[start:stop], axis=0, out=chunk, mode="clip")
-            if mean is None:
-                sums[j] += chunk.sum(axis=0, dtype=np.float64)
-                continue
-            chunk -= mean
-            scales, wide = _unit_scales(chunk)
-            sums[j] += scales @ chunk
-            if wide.size:
-                rows, overflow = _unit_rows_float64(chunk[wide])
-                sums[j] += rows.sum(axis=0)
-                n_overflow += overflow
-    return sums, n_overflow
+    for rows in gen_batches(F.shape[0], n_rows):
+        centred = np.subtract(F[rows], mean, out=buffer[: rows.stop - rows.start])
+        scales, wide = _unit_scales(centred)
+        y_block, weights_block = y[rows], weights[rows]
+        sums += _indicator(y_block, scales * weights_block, n_classes) @ centred
+        if wide.size:
+            unit, overflow = _unit_rows_float64(centred[wide])
+            weights_wide = weights_block[wide].astype(np.float64)
+            sums += _indicator(y_block[wide], weights_wide, n_classes) @ unit
+            n_overflow += overflow
+    if n_overflow:
+        raise _overflow_error(n_overflow)
+    return sums
 
 
 class NCMHead(BaseHead):
@@ -129,9 +137,11 @@ class NCMHead(BaseHead):
 
     Parameters
     ----------
-    metric : {"euclidean", "cosine"}, default="euclidean"
-        Score of class :math:`j`: minus the Euclidean distance to its centroid,
-        or the cosine similarity with it.
+    metric : {"euclidean", "cosine", "dot"}, default="euclidean"
+        Score of class :math:`j`: minus the squared Euclidean distance to its
+        centroid (the reference code's "l2"), the cosine similarity with it, or
+        the dot product with it divided by the number of features (the
+        reference code's "cos"). See Notes.
     normalize : bool, default=True
         Centre on the training mean and L2-normalise the features (train and
         test, both with the training mean). If False, raw features are used.
@@ -161,19 +171,42 @@ class NCMHead(BaseHead):
     With :math:`\mu` the training mean and
     :math:`\tilde x = (x - \mu) / \lVert x - \mu\rVert` (a zero vector stays
     zero), the centroids are :math:`c_j = \frac{1}{n_j}\sum_{y_i = j}\tilde x_i`
-    and the scores are
+    and the scores, for ``metric`` "euclidean", "cosine" and "dot", are
 
     .. math::
 
-        s_j(x) = -\lVert \tilde x - c_j\rVert \quad\text{or}\quad
-        s_j(x) = \frac{\tilde x^\top c_j}{\lVert\tilde x\rVert\,\lVert c_j\rVert}.
+        s_j(x) = -\lVert \tilde x - c_j\rVert^2, \qquad
+        s_j(x) = \frac{\tilde x^\top c_j}{\lVert\tilde x\rVert\,\lVert c_j\rVert},
+        \qquad s_j(x) = \frac{\tilde x^\top c_j}{d},
 
+    with :math:`d` the number of features (0 where a norm is 0).
     ``predict_proba`` is the softmax of these scores, a monotone but
     uncalibrated map.
 
-    From :math:`2^{22}` values of ``F`` on, ``fit`` runs compiled numba
-    kernels over row blocks in parallel threads (at most ``NUMBA_NUM_THREADS``);
-    the first such fit in a process spends about half a second importing numba.
+    With ``sample_weight`` :math:`w`, :math:`\mu` and :math:`c_j` are the
+    weighted means, :math:`\mu = \sum_i w_i x_i / \sum_i w_i` and
+    :math:`c_j = \sum_{y_i = j} w_i \tilde x_i / \sum_{y_i = j} w_i`: an
+    integer weight is the row repeated, a zero weight the row left out.
+
+    Against the authors' code (``KNNClassifier`` in
+    facebookresearch/classifier-balancing, ``feat_type="cl2n"``):
+    "euclidean" and "dot" compute its ``dist_type`` "l2" and "cos", scores and
+    so ``predict_proba`` included (squared distances are clipped at 0 against
+    rounding); ``normalize=False`` is its ``feat_type="un"``; its "l2n"
+    (normalised but not centred) is not offered. "cosine" is not in that code:
+    its "cos" leaves the centroids unnormalised, so with unit :math:`\tilde x`
+    it ranks classes by :math:`\lVert c_j\rVert \cos(\tilde x, c_j)`, which
+    favours the classes whose training features agree more (a longer mean of
+    unit vectors); "cosine" divides by :math:`\lVert c_j\rVert` and can
+    predict another class. A row equal to the training mean is a zero vector
+    here; the reference divides it by its zero norm (NaN scores).
+
+    ``fit`` makes two passes over ``F`` in row blocks of a few MiB (at most
+    scikit-learn's ``working_memory``): the first sums the rows by class (and
+    detects NaN/inf, replacing the validation pass), the second centres each
+    block in a scratch buffer and adds its normalised rows to their class sums.
+    Sums are taken in the dtype of ``F`` within a block and in float64 across
+    blocks.
 
     References
     ----------
@@ -196,7 +229,7 @@ class NCMHead(BaseHead):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "metric": [StrOptions({"euclidean", "cosine"})],
+        "metric": [StrOptions({"euclidean", "cosine", "dot"})],
         "normalize": ["boolean"],
     }
 
@@ -206,84 +239,53 @@ class NCMHead(BaseHead):
 
     _fit_checks_finite = True
 
-    def _fit(self, F, y, counts, coef, intercept, sample_weight):
-        if sample_weight is not None:
-            self._fit_weighted(F, y, counts, sample_weight)
-            return
-        kernels = _kernels() if F.size >= _KERNEL_MIN_SIZE else None
-        if kernels is not None:
-            F = np.ascontiguousarray(F)
-            y = y.astype(np.intp, copy=False)
-            column_sums, class_sums = kernels.column_sums, kernels.class_sums
+    def _fit(self, F, y, counts, coef, intercept, sample_weight=None):
+        # counts holds the per-class sums of sample_weight when it is given.
+        n_classes = counts.shape[0]
+        if sample_weight is None:
+            weights = np.ones(F.shape[0], dtype=F.dtype)
         else:
-            column_sums, class_sums = _column_sums, _class_sums
-        # NaN and inf in F reach the float64 sums, checked just below with a
-        # clear error; inf - inf would otherwise warn first.
-        with np.errstate(invalid="ignore", over="ignore"):
-            if self.normalize:
-                total = column_sums(F)
-                _check_finite(total, F)
-                self.mean_ = (total / F.shape[0]).astype(F.dtype)
-                sums, n_overflow = class_sums(F, y, counts, self.mean_)
-                if n_overflow:
-                    raise _overflow_error(n_overflow)
-            else:
-                self.mean_ = np.zeros(F.shape[1], dtype=F.dtype)
-                sums, _ = class_sums(F, y, counts, None)
-                _check_finite(sums, F)
-        centroids = np.zeros_like(sums)
-        present = counts > 0
-        centroids[present] = sums[present] / counts[present, None]
-        self.centroids_ = centroids.astype(F.dtype)
-
-    def _fit_weighted(self, F, y, counts, sample_weight):
-        """Weighted training mean and class means, on the numpy path."""
-        with np.errstate(invalid="ignore", over="ignore"):
-            mean = np.zeros(F.shape[1])
-            if self.normalize:
-                mean = np.average(F, axis=0, weights=sample_weight)
-                _check_finite(mean, F)
-            X = F - mean.astype(F.dtype)
-            if self.normalize:
-                X *= _unit_scales(X)[0][:, None]
-            sums = np.zeros((counts.shape[0], F.shape[1]))
-            np.add.at(sums, y, X * sample_weight[:, None])
-            _check_finite(sums, F)
-        self.mean_ = mean.astype(F.dtype)
+            weights = sample_weight.astype(F.dtype)
+        sums = _class_sums(F, y, weights, n_classes)
+        if self.normalize:
+            self.mean_ = (sums.sum(axis=0) / counts.sum()).astype(F.dtype)
+            sums = _unit_class_sums(F, y, weights, n_classes, self.mean_)
+        else:
+            self.mean_ = np.zeros(F.shape[1], dtype=F.dtype)
         centroids = np.zeros_like(sums)
         present = counts > 0
         centroids[present] = sums[present] / counts[present, None]
         self.centroids_ = centroids.astype(F.dtype)
 
     def _scores(self, F):
-        # Scored in row chunks into one (n, C) output: a centred copy of the
-        # whole of F and full-size distance temporaries would need several
-        # times the memory of F itself.
+        # Scored in row blocks into one (n, C) output: a centred copy of the
+        # whole of F would double the memory of F itself.
         centroids = self.centroids_
-        centroid_norms = _row_norms(centroids)
         dtype = np.result_type(F.dtype, centroids.dtype)
         centroids_t = centroids.T.astype(dtype)
+        centroid_norms = _row_norms(centroids)
         scores = np.empty((F.shape[0], centroids.shape[0]), dtype=dtype)
-        for start in range(0, F.shape[0], _SCORE_ROWS):
-            chunk = F[start : start + _SCORE_ROWS]
+        for rows in gen_batches(F.shape[0], _block_rows(F)):
+            block = F[rows]
             if self.normalize:
-                chunk = chunk - self.mean_
-                scales, wide = _unit_scales(chunk)
-                rows, n_overflow = _unit_rows_float64(chunk[wide])
+                block = block - self.mean_
+                scales, wide = _unit_scales(block)
+                unit, n_overflow = _unit_rows_float64(block[wide])
                 if n_overflow:
                     raise _overflow_error(n_overflow)
-                chunk *= scales[:, None]
-                chunk[wide] = rows
-            out = scores[start : start + chunk.shape[0]]
-            np.matmul(chunk.astype(dtype, copy=False), centroids_t, out=out)
-            if self.metric == "cosine":
+                block *= scales[:, None]
+                block[wide] = unit
+            out = scores[rows]
+            np.matmul(block.astype(dtype, copy=False), centroids_t, out=out)
+            if self.metric == "euclidean":
+                # -||x - c||^2 = 2 x.c - ||x||^2 - ||c||^2
+                out *= 2.0
+                out -= _row_norms(block)[:, None] ** 2
+                out -= centroid_norms**2
+                np.minimum(out, 0.0, out=out)
+            elif self.metric == "cosine":
                 out *= _inverse(centroid_norms)[None, :]
-                out *= _inverse(_row_norms(chunk))[:, None]
+                out *= _inverse(_row_norms(block))[:, None]
             else:
-                out *= -2.0
-                out += _row_norms(chunk)[:, None] ** 2
-                out += centroid_norms**2
-                np.maximum(out, 0.0, out=out)
-                np.sqrt(out, out=out)
-                np.negative(out, out=out)
+                out /= F.shape[1]
         return scores
