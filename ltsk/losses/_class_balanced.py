@@ -1,18 +1,18 @@
 """Class-balanced loss (Cui et al., CVPR 2019)."""
 
+from sklearn.utils._param_validation import validate_params
 from torch import Tensor
 
 from ltsk.losses._base import (
     Counts,
     LongTailLoss,
     check_inputs,
-    check_reduction,
     counts_to_numpy,
     per_class_tensor,
     reduce_loss,
 )
 from ltsk.losses._focal import focal_terms
-from ltsk.losses._params import check_real
+from ltsk.losses._params import check_params, constraints
 from ltsk.losses._weights import class_weights
 
 
@@ -27,6 +27,10 @@ def _balanced(
     return reduce_loss(focal_terms(logits, targets, gamma) * sample_weight, reduction)
 
 
+@validate_params(
+    constraints("class_counts", "beta", "gamma", "reduction", "scheme", "power"),
+    prefer_skip_nested_validation=True,
+)
 def class_balanced_loss(
     logits: Tensor,
     targets: Tensor,
@@ -106,9 +110,6 @@ def class_balanced_loss(
     ...                     reduction="none")  # weights [0.2, 1.8]
     tensor([0.0254, 1.2477])
     """
-    beta = check_real(beta, "beta", low=0.0, high=1.0, high_closed=False)
-    gamma = check_real(gamma, "gamma", low=0.0)
-    reduction = check_reduction(reduction)
     counts = counts_to_numpy(class_counts)
     targets = check_inputs(logits, targets, counts.size, name="class_counts")
     weight = class_weights(counts, scheme, beta=beta, power=power)
@@ -179,8 +180,16 @@ class ClassBalancedLoss(LongTailLoss):
         power: float = 1.0,
     ) -> None:
         super().__init__(reduction)
-        self.beta = check_real(beta, "beta", low=0.0, high=1.0, high_closed=False)
-        self.gamma = check_real(gamma, "gamma", low=0.0)
+        check_params(
+            type(self).__name__,
+            class_counts=class_counts,
+            beta=beta,
+            gamma=gamma,
+            scheme=scheme,
+            power=power,
+        )
+        self.beta = float(beta)
+        self.gamma = float(gamma)
         counts = self._register_counts(class_counts)
         weight = class_weights(counts, scheme, beta=self.beta, power=power)
         self.scheme = scheme

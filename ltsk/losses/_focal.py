@@ -1,23 +1,45 @@
 """Focal loss, softmax form (Lin et al., ICCV 2017)."""
 
+import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import validate_params
 from torch import Tensor
 
 from ltsk.losses._base import (
     LongTailLoss,
     check_inputs,
     check_per_class,
-    check_reduction,
     per_class_tensor,
     reduce_loss,
 )
-from ltsk.losses._params import check_real
+from ltsk.losses._params import check_params, constraints
 
 Alpha = float | Sequence[float] | Tensor | None
+
+
+def warn_if_gamma_underflows(gamma: float, dtype: torch.dtype) -> None:
+    r"""Warn when ``(1 - p_t) ** gamma`` vanishes for samples still to be learnt.
+
+    For a sample with :math:`p_t \le 1/2` the focal factor is at least
+    :math:`2^{-\gamma}`; once that is below the smallest normal number of
+    ``dtype`` (``gamma`` above about 126 in float32, 1022 in float64) the loss
+    and the gradients of such samples round to zero and nothing trains.
+    """
+    if gamma * math.log(2.0) > -math.log(torch.finfo(dtype).tiny):
+        warnings.warn(
+            f"gamma={gamma:g} is too large for {dtype} logits: the focal factor "
+            "(1 - p_t)**gamma underflows to 0 for samples with p_t >= 1/2 (and "
+            "for most others), so their loss and gradients vanish and training "
+            "stalls. Use a smaller gamma (Lin et al. use 0 to 5) or float64 "
+            "logits.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def focal_terms(logits: Tensor, targets: Tensor, gamma: float) -> Tensor:
@@ -30,6 +52,7 @@ def focal_terms(logits: Tensor, targets: Tensor, gamma: float) -> Tensor:
     log_pt = log_probs.gather(1, targets[:, None]).squeeze(1)
     if gamma == 0.0 or logits.shape[1] == 1:
         return -log_pt
+    warn_if_gamma_underflows(gamma, logits.dtype)
     # log(1 - p_t) as a log-sum-exp over the other classes: exact when p_t
     # rounds to 1 and with a bounded gradient, unlike (1 - p_t) ** gamma whose
     # derivative is infinite at 0 when gamma < 1.
@@ -39,7 +62,7 @@ def focal_terms(logits: Tensor, targets: Tensor, gamma: float) -> Tensor:
     return -torch.exp(gamma * log_rest) * log_pt
 
 
-def _check_alpha(alpha):
+def _check_alpha(alpha, caller: str):
     """Return alpha as None, a float, or a float64 array of per-class values."""
     if alpha is None:
         return None
@@ -53,7 +76,8 @@ def _check_alpha(alpha):
     if scalar:
         if hasattr(alpha, "item"):  # 0-d tensor or array
             alpha = alpha.item()
-        return check_real(alpha, "alpha", low=0.0)
+        check_params(caller, alpha=alpha)
+        return float(alpha)
     return check_per_class(alpha, "alpha")
 
 
@@ -70,6 +94,9 @@ def _focal(
     return reduce_loss(losses, reduction)
 
 
+@validate_params(
+    constraints("gamma", "alpha", "reduction"), prefer_skip_nested_validation=True
+)
 def focal_loss(
     logits: Tensor,
     targets: Tensor,
@@ -131,9 +158,7 @@ def focal_loss(
     >>> focal_loss(logits, targets, gamma=0.0)  # cross-entropy
     tensor(0.4100)
     """
-    gamma = check_real(gamma, "gamma", low=0.0)
-    reduction = check_reduction(reduction)
-    alpha = _check_alpha(alpha)
+    alpha = _check_alpha(alpha, "focal_loss")
     n_classes = None if alpha is None or isinstance(alpha, float) else alpha.size
     targets = check_inputs(logits, targets, n_classes, name="alpha")
     return _focal(logits, targets, gamma, alpha, reduction)
@@ -178,8 +203,9 @@ class FocalLoss(LongTailLoss):
         self, gamma: float = 2.0, alpha: Alpha = None, reduction: str = "mean"
     ) -> None:
         super().__init__(reduction)
-        self.gamma = check_real(gamma, "gamma", low=0.0)
-        alpha = _check_alpha(alpha)
+        check_params(type(self).__name__, gamma=gamma, alpha=alpha)
+        self.gamma = float(gamma)
+        alpha = _check_alpha(alpha, type(self).__name__)
         if alpha is None or isinstance(alpha, float):
             self.alpha = alpha
         else:

@@ -123,13 +123,13 @@ def test_scheme_selects_the_reweighting_family(batch, scheme):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"scheme": "log"}, ValueError, "scheme must be one of"),
-        ({"scheme": "power", "power": -1.0}, ValueError, "power must be"),
-        ({"beta": 1.0}, ValueError, r"beta must be .*\[0, 1\)"),
-        ({"beta": -0.5}, ValueError, "beta must be"),
-        ({"gamma": -0.1}, ValueError, "gamma must be"),
-        ({"gamma": None}, TypeError, "gamma must be"),
-        ({"reduction": None}, ValueError, "reduction must be one of"),
+        ({"scheme": "log"}, ValueError, "'scheme' parameter"),
+        ({"scheme": "power", "power": -1.0}, ValueError, "'power' parameter"),
+        ({"beta": 1.0}, ValueError, r"'beta' .* range \[0.0, 1.0\)"),
+        ({"beta": -0.5}, ValueError, "'beta' parameter"),
+        ({"gamma": -0.1}, ValueError, "'gamma' parameter"),
+        ({"gamma": None}, TypeError, "'gamma' parameter"),
+        ({"reduction": None}, ValueError, "'reduction' parameter"),
     ],
 )
 def test_bad_parameters(kwargs, error, match):
