@@ -62,6 +62,23 @@ def focal_terms(logits: Tensor, targets: Tensor, gamma: float) -> Tensor:
     return -torch.exp(gamma * log_rest) * log_pt
 
 
+def sigmoid_focal_terms(logits: Tensor, targets: Tensor, gamma: float) -> Tensor:
+    r"""Per-sample sigmoid focal loss, summed over the classes.
+
+    Each class is a binary problem with label :math:`[j = y]` and probability
+    :math:`\sigma(z_j)`; ``gamma=0`` is the summed binary cross-entropy.
+    Inputs are assumed valid.
+    """
+    one_hot = F.one_hot(targets, logits.shape[1]).to(logits.dtype)
+    losses = F.binary_cross_entropy_with_logits(logits, one_hot, reduction="none")
+    if gamma != 0.0:
+        warn_if_gamma_underflows(gamma, logits.dtype)
+        # 1 - p_t = sigmoid(z) for a negative class, sigmoid(-z) for the
+        # positive one; its log by logsigmoid, as in Cui et al.'s code.
+        losses = torch.exp(gamma * F.logsigmoid(logits * (1 - 2 * one_hot))) * losses
+    return losses.sum(dim=1)
+
+
 def _check_alpha(alpha, caller: str):
     """Return alpha as None, a float, or a float64 array of per-class values."""
     if alpha is None:
@@ -140,7 +157,23 @@ def focal_loss(
 
     It is computed from ``log_softmax``, and :math:`\log(1 - p_t)` as the
     log-sum-exp of the other classes' log-probabilities, so values and
-    gradients stay finite for extreme logits and for ``gamma < 1``.
+    gradients stay finite for extreme logits and for ``gamma < 1``. A
+    ``gamma`` so large that :math:`2^{-\gamma}` is below the smallest normal
+    number of the logits' dtype (about 126 in float32, 1022 in float64) makes
+    the factor, and with it the loss and gradients of every sample with
+    :math:`p_t \ge 1/2` (and of most others), round to zero: it is computed
+    as asked but a ``RuntimeWarning`` says so, since nothing would train.
+
+    **Per-class alpha versus LDAM-DRW's code.** ltsk follows Lin et al.:
+    :math:`\alpha_y` multiplies the loss and :math:`p_t` is the softmax
+    probability. The ``FocalLoss(weight=w)`` of Cao et al.'s LDAM-DRW code
+    (used in their CIFAR-LT baselines) instead derives the modulating factor
+    from the *weighted* cross-entropy, :math:`p = \exp(-w_y \ell_{CE}) =
+    p_t^{w_y}`, giving :math:`w_y (1 - p_t^{w_y})^\gamma (-\log p_t)`, and
+    always divides by :math:`N`. The two agree for ``alpha=None`` (and any
+    ``gamma``) and for ``gamma=0``; with per-class weights and ``gamma > 0``
+    the reference down-weights confident tail samples less. ltsk keeps the
+    paper's form, in which the weight and the focusing term are independent.
 
     References
     ----------
@@ -184,6 +217,9 @@ class FocalLoss(LongTailLoss):
     Notes
     -----
     :math:`\mathrm{FL} = -\alpha_y (1 - p_t)^\gamma \log p_t`, Lin et al. [1]_.
+    How a per-class ``alpha`` differs from LDAM-DRW's ``FocalLoss(weight=...)``,
+    and the warning for a ``gamma`` that underflows, are described in
+    :func:`focal_loss`.
 
     References
     ----------

@@ -106,6 +106,13 @@ def ldam_loss(
     true-class logit only, then everything is scaled by :math:`s`. A class with
     count 0 gets the largest margin, ``max_margin``.
 
+    A ``scale`` or ``max_margin`` so large that :math:`s (z - m)` overflows in
+    the logits' dtype would give an infinite or NaN loss: it raises a
+    ``ValueError`` naming them when the loss is evaluated (one reduction over
+    the scaled logits per call). With cosine logits in :math:`[-1, 1]` that
+    needs :math:`s (1 + \max_j m_j)` above about :math:`3 \cdot 10^{38}` in
+    float32.
+
     References
     ----------
     .. [1] K. Cao, C. Wei, A. Gaidon, N. Arechiga and T. Ma, "Learning

@@ -74,6 +74,14 @@ def logit_adjusted_loss(
     Eq. (10) of [1]_. A class with count 0 is given the smallest positive
     count, so its prior and the loss stay finite; it never appears as a
     target, so its logit is only pushed down, as with plain cross-entropy.
+    The log-priors are computed as :math:`\log n_j - \log \sum_k n_k` by a
+    log-sum-exp, so counts whose sum overflows still give exact priors.
+
+    A ``tau`` so large that :math:`\tau \log \pi_j` overflows in the logits'
+    dtype (about :math:`10^{38} / \log(1/\pi_j)` in float32) would give an
+    infinite or NaN loss: it raises a ``ValueError`` naming ``tau`` when the
+    loss is evaluated (the dtype is only known then). Checking it costs one
+    reduction over the adjusted logits per call.
 
     References
     ----------

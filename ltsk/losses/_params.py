@@ -30,6 +30,7 @@ CONSTRAINTS: dict[str, list] = {
     "max_margin": [_NON_NEGATIVE],
     "scale": [Interval(Real, 0, None, closed="neither")],
     "weight": [None, "array-like"],
+    "loss_type": [StrOptions({"softmax", "sigmoid"})],
 }
 
 

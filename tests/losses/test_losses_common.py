@@ -49,6 +49,15 @@ CASES = {
         ),
         True,
     ),
+    "class_balanced_sigmoid_focal": (
+        lambda **kw: ClassBalancedLoss(
+            COUNTS, beta=0.99, gamma=2.0, loss_type="sigmoid", **kw
+        ),
+        lambda z, t, **kw: class_balanced_loss(
+            z, t, COUNTS, beta=0.99, gamma=2.0, loss_type="sigmoid", **kw
+        ),
+        True,
+    ),
     "logit_adjusted": (
         lambda **kw: LogitAdjustedLoss(COUNTS, tau=1.5, **kw),
         lambda z, t, **kw: logit_adjusted_loss(z, t, COUNTS, tau=1.5, **kw),
@@ -77,6 +86,7 @@ FUNCTION_NAMES = {
     "focal_alpha_gamma_half": "focal_loss",
     "class_balanced": "class_balanced_loss",
     "class_balanced_focal": "class_balanced_loss",
+    "class_balanced_sigmoid_focal": "class_balanced_loss",
     "logit_adjusted": "logit_adjusted_loss",
     "balanced_softmax": "balanced_softmax_loss",
     "ldam": "ldam_loss",
