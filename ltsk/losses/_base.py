@@ -6,18 +6,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ltsk.losses._params import check_params
 from ltsk.utils._validation import check_class_counts
 
-_REDUCTIONS = ("mean", "sum", "none")
-
 Counts = Sequence[float] | np.ndarray | Tensor
-
-
-def check_reduction(reduction) -> str:
-    """Return ``reduction`` if it is one of "mean", "sum" or "none"."""
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}.")
-    return reduction
 
 
 def counts_to_numpy(class_counts, name: str = "class_counts") -> np.ndarray:
@@ -112,6 +104,20 @@ def check_inputs(
     return targets.long()
 
 
+def check_no_overflow(scores: Tensor, logits: Tensor, cause: str) -> None:
+    """Raise when finite ``logits`` gave non-finite ``scores``.
+
+    ``scores`` are the logits transformed by a loss's parameters (shifted,
+    scaled); ``cause`` names the parameters and the operation that overflowed.
+    Non-finite logits are the caller's and propagate as in torch's losses.
+    """
+    if not bool(torch.isfinite(scores).all()) and bool(torch.isfinite(logits).all()):
+        raise ValueError(
+            f"{cause} overflows in {logits.dtype} for these logits, which would "
+            "make the loss and its gradients inf or NaN; use a smaller value."
+        )
+
+
 def per_class_tensor(values, like: Tensor) -> Tensor:
     """Per-class values as a tensor with the dtype and device of ``like``."""
     return torch.as_tensor(values, dtype=like.dtype, device=like.device)
@@ -159,7 +165,8 @@ class LongTailLoss(nn.Module):
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        self.reduction = check_reduction(reduction)
+        check_params(type(self).__name__, reduction=reduction)
+        self.reduction = reduction
 
     def _register_counts(self, class_counts) -> np.ndarray:
         counts = counts_to_numpy(class_counts)

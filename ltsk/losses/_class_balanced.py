@@ -1,32 +1,44 @@
 """Class-balanced loss (Cui et al., CVPR 2019)."""
 
+from sklearn.utils._param_validation import validate_params
 from torch import Tensor
 
 from ltsk.losses._base import (
     Counts,
     LongTailLoss,
     check_inputs,
-    check_reduction,
     counts_to_numpy,
     per_class_tensor,
     reduce_loss,
 )
-from ltsk.losses._focal import focal_terms
-from ltsk.losses._params import check_real
+from ltsk.losses._focal import focal_terms, sigmoid_focal_terms
+from ltsk.losses._params import check_params, constraints
 from ltsk.losses._weights import class_weights
 
 
 def _balanced(
-    logits: Tensor, targets: Tensor, weight: Tensor, gamma: float, reduction: str
+    logits: Tensor,
+    targets: Tensor,
+    weight: Tensor,
+    gamma: float,
+    reduction: str,
+    loss_type: str,
 ) -> Tensor:
     # Weighted per-sample losses, then a plain mean over the N samples: the
     # reference code's convention. Normalising by the batch's total weight
     # instead (F.cross_entropy(weight=...)) lets a lone tail sample outweigh a
     # whole batch under extreme imbalance, and training collapses.
+    terms = focal_terms if loss_type == "softmax" else sigmoid_focal_terms
     sample_weight = per_class_tensor(weight, logits)[targets]
-    return reduce_loss(focal_terms(logits, targets, gamma) * sample_weight, reduction)
+    return reduce_loss(terms(logits, targets, gamma) * sample_weight, reduction)
 
 
+@validate_params(
+    constraints(
+        "class_counts", "beta", "gamma", "reduction", "scheme", "power", "loss_type"
+    ),
+    prefer_skip_nested_validation=True,
+)
 def class_balanced_loss(
     logits: Tensor,
     targets: Tensor,
@@ -37,6 +49,7 @@ def class_balanced_loss(
     reduction: str = "mean",
     scheme: str = "effective_number",
     power: float = 1.0,
+    loss_type: str = "softmax",
 ) -> Tensor:
     r"""Class-balanced loss of Cui et al. [1]_ (re-weighted cross-entropy or focal).
 
@@ -70,6 +83,11 @@ def class_balanced_loss(
         square-root or power weights.
     power : float >= 0, default=1.0
         Exponent of ``scheme="power"`` (:math:`w_j \propto n_j^{-p}`).
+    loss_type : {"softmax", "sigmoid"}, default="softmax"
+        The loss that is weighted: softmax cross-entropy / focal loss (the
+        formula above), or, as ``loss_type="sigmoid"`` / ``"focal"`` of the
+        reference code of [1]_, one binary (sigmoid) cross-entropy or focal
+        loss per class, summed over the classes (see Notes).
 
     Returns
     -------
@@ -89,6 +107,23 @@ def class_balanced_loss(
 
     A class with count 0 gets weight 0 (see :func:`class_weights`).
 
+    **Softmax versus sigmoid focal loss.** With ``gamma > 0`` the default is
+    the softmax focal loss of the formula above, the multi-class form ltsk
+    uses everywhere. The reference code of [1]_ (its ``focal`` loss type)
+    uses the *sigmoid* focal loss of Lin et al. instead, on which the paper's
+    focal results rest:
+
+    .. math:: \mathrm{CB}_i = w_{y_i} \sum_{j=1}^{C} (1 - p_{ij})^\gamma\,
+              \mathrm{BCE}(z_{ij}, [j = y_i]),
+              \qquad 1 - p_{ij} = \sigma(z_{ij}) \text{ if } j \ne y_i,
+              \ \sigma(-z_{ij}) \text{ if } j = y_i,
+
+    summed over the classes and divided by :math:`N` (the number of positive
+    labels); ``gamma=0`` is its ``sigmoid`` loss type. ``loss_type="sigmoid"``
+    computes exactly that. Its logits are scores of independent binary
+    problems: the class with the highest one is still the prediction, but a
+    softmax of them is not a calibrated probability.
+
     References
     ----------
     .. [1] Y. Cui, M. Jia, T.-Y. Lin, Y. Song and S. Belongie, "Class-Balanced
@@ -106,13 +141,10 @@ def class_balanced_loss(
     ...                     reduction="none")  # weights [0.2, 1.8]
     tensor([0.0254, 1.2477])
     """
-    beta = check_real(beta, "beta", low=0.0, high=1.0, high_closed=False)
-    gamma = check_real(gamma, "gamma", low=0.0)
-    reduction = check_reduction(reduction)
     counts = counts_to_numpy(class_counts)
     targets = check_inputs(logits, targets, counts.size, name="class_counts")
     weight = class_weights(counts, scheme, beta=beta, power=power)
-    return _balanced(logits, targets, weight, gamma, reduction)
+    return _balanced(logits, targets, weight, gamma, reduction, loss_type)
 
 
 class ClassBalancedLoss(LongTailLoss):
@@ -136,6 +168,9 @@ class ClassBalancedLoss(LongTailLoss):
         search as ``criterion__scheme``).
     power : float >= 0, default=1.0
         Exponent of ``scheme="power"``.
+    loss_type : {"softmax", "sigmoid"}, default="softmax"
+        Weighted softmax cross-entropy / focal loss, or the per-class sigmoid
+        form of the reference code of [1]_ (see :func:`class_balanced_loss`).
 
     Attributes
     ----------
@@ -149,7 +184,9 @@ class ClassBalancedLoss(LongTailLoss):
     Notes
     -----
     :math:`w_j \propto (1 - \beta) / (1 - \beta^{n_j})`, Cui et al. [1]_,
-    or another member of the re-weighting family (``scheme``).
+    or another member of the re-weighting family (``scheme``). How the
+    default softmax focal loss differs from the reference code's sigmoid one
+    (``loss_type="sigmoid"``) is described in :func:`class_balanced_loss`.
 
     References
     ----------
@@ -177,23 +214,42 @@ class ClassBalancedLoss(LongTailLoss):
         reduction: str = "mean",
         scheme: str = "effective_number",
         power: float = 1.0,
+        loss_type: str = "softmax",
     ) -> None:
         super().__init__(reduction)
-        self.beta = check_real(beta, "beta", low=0.0, high=1.0, high_closed=False)
-        self.gamma = check_real(gamma, "gamma", low=0.0)
+        check_params(
+            type(self).__name__,
+            class_counts=class_counts,
+            beta=beta,
+            gamma=gamma,
+            scheme=scheme,
+            power=power,
+            loss_type=loss_type,
+        )
+        self.beta = float(beta)
+        self.gamma = float(gamma)
         counts = self._register_counts(class_counts)
         weight = class_weights(counts, scheme, beta=self.beta, power=power)
         self.scheme = scheme
         self.power = float(power)
+        self.loss_type = loss_type
         self._float_buffer("weight", weight)
 
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
         n_classes = self.class_counts.shape[0]
         targets = check_inputs(logits, targets, n_classes, name="class_counts")
-        return _balanced(logits, targets, self.weight, self.gamma, self.reduction)
+        return _balanced(
+            logits,
+            targets,
+            self.weight,
+            self.gamma,
+            self.reduction,
+            self.loss_type,
+        )
 
     def extra_repr(self) -> str:
         return (
             f"n_classes={self.class_counts.shape[0]}, scheme={self.scheme!r}, "
-            f"beta={self.beta}, gamma={self.gamma}, reduction={self.reduction!r}"
+            f"beta={self.beta}, gamma={self.gamma}, loss_type={self.loss_type!r}, "
+            f"reduction={self.reduction!r}"
         )

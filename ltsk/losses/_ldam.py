@@ -7,21 +7,22 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import validate_params
 from torch import Tensor, nn
 
 from ltsk.losses._base import (
     Counts,
     LongTailLoss,
     check_inputs,
+    check_no_overflow,
     check_per_class,
-    check_reduction,
     counts_to_numpy,
     per_class_tensor,
     rarest_for_absent,
     reduce_loss,
 )
 from ltsk.losses._focal import focal_terms
-from ltsk.losses._params import check_real
+from ltsk.losses._params import check_params, constraints
 
 Weight = Sequence[float] | np.ndarray | Tensor | None
 
@@ -44,10 +45,16 @@ def _ldam(
     sample_weight = None
     if weight is not None:
         sample_weight = per_class_tensor(weight, logits)[targets]
-    losses = focal_terms(scale * shifted, targets, 0.0)
+    scaled = scale * shifted
+    check_no_overflow(scaled, logits, f"scale={scale:g} times (logits - margins)")
+    losses = focal_terms(scaled, targets, 0.0)
     return reduce_loss(losses, reduction, sample_weight)
 
 
+@validate_params(
+    constraints("class_counts", "max_margin", "scale", "weight", "reduction"),
+    prefer_skip_nested_validation=True,
+)
 def ldam_loss(
     logits: Tensor,
     targets: Tensor,
@@ -99,6 +106,13 @@ def ldam_loss(
     true-class logit only, then everything is scaled by :math:`s`. A class with
     count 0 gets the largest margin, ``max_margin``.
 
+    A ``scale`` or ``max_margin`` so large that :math:`s (z - m)` overflows in
+    the logits' dtype would give an infinite or NaN loss: it raises a
+    ``ValueError`` naming them when the loss is evaluated (one reduction over
+    the scaled logits per call). With cosine logits in :math:`[-1, 1]` that
+    needs :math:`s (1 + \max_j m_j)` above about :math:`3 \cdot 10^{38}` in
+    float32.
+
     References
     ----------
     .. [1] K. Cao, C. Wei, A. Gaidon, N. Arechiga and T. Ma, "Learning
@@ -114,9 +128,6 @@ def ldam_loss(
     >>> ldam_loss(logits, targets, [16, 1], scale=1.0, reduction="none")
     tensor([0.8259, 0.9741])
     """
-    max_margin = check_real(max_margin, "max_margin", low=0.0)
-    scale = check_real(scale, "scale", low=0.0, low_closed=False)
-    reduction = check_reduction(reduction)
     counts = counts_to_numpy(class_counts)
     if weight is not None:
         weight = check_per_class(weight, "weight", counts.size)
@@ -192,8 +203,15 @@ class LDAMLoss(LongTailLoss):
         reduction: str = "mean",
     ) -> None:
         super().__init__(reduction)
-        self.max_margin = check_real(max_margin, "max_margin", low=0.0)
-        self.scale = check_real(scale, "scale", low=0.0, low_closed=False)
+        check_params(
+            type(self).__name__,
+            class_counts=class_counts,
+            max_margin=max_margin,
+            scale=scale,
+            weight=weight,
+        )
+        self.max_margin = float(max_margin)
+        self.scale = float(scale)
         counts = self._register_counts(class_counts)
         self._float_buffer("margins", _margins(counts, self.max_margin))
         self.weight = weight

@@ -2,34 +2,41 @@
 al., NeurIPS 2020)."""
 
 import numpy as np
+from sklearn.utils._param_validation import validate_params
 from torch import Tensor
 
 from ltsk.losses._base import (
     Counts,
     LongTailLoss,
     check_inputs,
-    check_reduction,
+    check_no_overflow,
     counts_to_numpy,
     per_class_tensor,
     rarest_for_absent,
     reduce_loss,
 )
 from ltsk.losses._focal import focal_terms
-from ltsk.losses._params import check_real
+from ltsk.losses._params import check_params, constraints
+from ltsk.utils._math import log_softmax
 
 
 def _log_priors(counts: np.ndarray) -> np.ndarray:
-    counts = rarest_for_absent(counts)
-    return np.log(counts / counts.sum())
+    # log(n_j / sum n) as log n_j - logsumexp(log n): finite even when the
+    # sum of the counts overflows.
+    return log_softmax(np.log(rarest_for_absent(counts))[None, :])[0]
 
 
 def _adjusted(
     logits: Tensor, targets: Tensor, log_priors: Tensor, tau: float, reduction: str
 ) -> Tensor:
     adjusted = logits + tau * per_class_tensor(log_priors, logits)
+    check_no_overflow(adjusted, logits, f"tau={tau:g} times log(prior)")
     return reduce_loss(focal_terms(adjusted, targets, 0.0), reduction)
 
 
+@validate_params(
+    constraints("class_counts", "tau", "reduction"), prefer_skip_nested_validation=True
+)
 def logit_adjusted_loss(
     logits: Tensor,
     targets: Tensor,
@@ -67,6 +74,14 @@ def logit_adjusted_loss(
     Eq. (10) of [1]_. A class with count 0 is given the smallest positive
     count, so its prior and the loss stay finite; it never appears as a
     target, so its logit is only pushed down, as with plain cross-entropy.
+    The log-priors are computed as :math:`\log n_j - \log \sum_k n_k` by a
+    log-sum-exp, so counts whose sum overflows still give exact priors.
+
+    A ``tau`` so large that :math:`\tau \log \pi_j` overflows in the logits'
+    dtype (about :math:`10^{38} / \log(1/\pi_j)` in float32) would give an
+    infinite or NaN loss: it raises a ``ValueError`` naming ``tau`` when the
+    loss is evaluated (the dtype is only known then). Checking it costs one
+    reduction over the adjusted logits per call.
 
     References
     ----------
@@ -82,13 +97,14 @@ def logit_adjusted_loss(
     >>> logit_adjusted_loss(logits, targets, [3, 1], reduction="none")
     tensor([0.2877, 1.3863])
     """
-    tau = check_real(tau, "tau", low=0.0)
-    reduction = check_reduction(reduction)
     counts = counts_to_numpy(class_counts)
     targets = check_inputs(logits, targets, counts.size, name="class_counts")
     return _adjusted(logits, targets, _log_priors(counts), tau, reduction)
 
 
+@validate_params(
+    constraints("class_counts", "reduction"), prefer_skip_nested_validation=True
+)
 def balanced_softmax_loss(
     logits: Tensor, targets: Tensor, class_counts: Counts, *, reduction: str = "mean"
 ) -> Tensor:
@@ -180,7 +196,8 @@ class LogitAdjustedLoss(LongTailLoss):
         self, class_counts: Counts, tau: float = 1.0, reduction: str = "mean"
     ) -> None:
         super().__init__(reduction)
-        self.tau = check_real(tau, "tau", low=0.0)
+        check_params(type(self).__name__, class_counts=class_counts, tau=tau)
+        self.tau = float(tau)
         counts = self._register_counts(class_counts)
         self._float_buffer("log_priors", _log_priors(counts))
 

@@ -1,32 +1,48 @@
-"""Scalar parameter checks shared by the losses (numpy-free and torch-free)."""
+"""Parameter constraints shared by the loss functions, modules and weights.
 
-import math
-import numbers
+The functions are validated by scikit-learn's ``validate_params`` and the
+modules at construction by ``validate_parameter_constraints`` with these same
+constraints, so a mistake is worded the same way on every path (and the same
+way as by the estimators that take the parameter).
+"""
+
+from numbers import Real
+
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
+
+_SCHEMES = ("inverse", "sqrt_inverse", "effective_number", "power")
+
+_NON_NEGATIVE = Interval(Real, 0, None, closed="left")
+
+CONSTRAINTS: dict[str, list] = {
+    "class_counts": ["array-like"],
+    "reduction": [StrOptions({"mean", "sum", "none"})],
+    "gamma": [_NON_NEGATIVE],
+    "alpha": [None, _NON_NEGATIVE, "array-like"],
+    "beta": [Interval(Real, 0, 1, closed="left")],
+    "scheme": [StrOptions(set(_SCHEMES))],
+    "power": [_NON_NEGATIVE],
+    "tau": [_NON_NEGATIVE],
+    "max_margin": [_NON_NEGATIVE],
+    "scale": [Interval(Real, 0, None, closed="neither")],
+    "weight": [None, "array-like"],
+    "loss_type": [StrOptions({"softmax", "sigmoid"})],
+}
 
 
-def check_real(
-    value,
-    name: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_closed: bool = True,
-    high_closed: bool = True,
-) -> float:
-    """Return ``value`` as a float after checking it is a finite real in range.
+def constraints(*names: str) -> dict[str, list]:
+    """The constraints of the parameters ``names``, for ``validate_params``."""
+    return {name: CONSTRAINTS[name] for name in names}
 
-    The range is ``[low, high]`` with open ends where ``low_closed`` /
-    ``high_closed`` is False and no bound where ``low`` / ``high`` is None.
-    Booleans are rejected: ``gamma=True`` is almost certainly a mistake.
+
+def check_params(caller: str, **params) -> None:
+    """Validate ``params`` of the module ``caller`` as its function does.
+
+    Raises ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``)
+    worded "The 'gamma' parameter of FocalLoss must be ...".
     """
-    left = "(-inf" if low is None else ("[" if low_closed else "(") + f"{low:g}"
-    right = "inf)" if high is None else f"{high:g}" + ("]" if high_closed else ")")
-    expected = f"a finite real number in {left}, {right}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be {expected}, got {value!r}.")
-    value = float(value)
-    too_low = low is not None and (value < low if low_closed else value <= low)
-    too_high = high is not None and (value > high if high_closed else value >= high)
-    if not math.isfinite(value) or too_low or too_high:
-        raise ValueError(f"{name} must be {expected}, got {value!r}.")
-    return value
+    validate_parameter_constraints(constraints(*params), params, caller_name=caller)

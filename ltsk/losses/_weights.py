@@ -1,13 +1,19 @@
 """Per-class loss weights from class counts (imports numpy only, not torch)."""
 
 import numpy as np
+from sklearn.utils._param_validation import validate_params
 
-from ltsk.losses._params import check_real
+# ltsk.nets._callbacks reads the scheme names from here
+from ltsk.losses._params import _SCHEMES as _SCHEMES
+from ltsk.losses._params import constraints
+from ltsk.utils._math import softmax
 from ltsk.utils._validation import check_class_counts
 
-_SCHEMES = ("inverse", "sqrt_inverse", "effective_number", "power")
 
-
+@validate_params(
+    constraints("class_counts", "scheme", "beta", "power"),
+    prefer_skip_nested_validation=True,
+)
 def class_weights(
     class_counts, scheme: str = "inverse", *, beta: float = 0.9999, power: float = 1.0
 ) -> np.ndarray:
@@ -48,7 +54,9 @@ def class_weights(
     total number of classes). The result is always finite.
 
     ``1 - beta**n`` is computed as ``-expm1(n * log(beta))``, which keeps its
-    precision for ``beta`` close to 1.
+    precision for ``beta`` close to 1, and the weights are normalised from
+    their logarithms (a softmax), so that no ratio of counts, however
+    extreme, overflows: the result is finite for every valid input.
 
     References
     ----------
@@ -69,23 +77,18 @@ def class_weights(
     if hasattr(class_counts, "detach"):  # a torch tensor, possibly on a GPU
         class_counts = class_counts.detach().cpu().numpy()
     counts = check_class_counts(class_counts)
-    if not isinstance(scheme, str) or scheme not in _SCHEMES:
-        raise ValueError(f"scheme must be one of {_SCHEMES}, got {scheme!r}.")
-    beta = check_real(beta, "beta", low=0.0, high=1.0, high_closed=False)
-    power = check_real(power, "power", low=0.0)
 
     present = counts > 0
     n = counts[present]
     if scheme == "effective_number":
         if beta == 0.0:
-            raw = np.ones_like(n)
+            log_raw = np.zeros_like(n)
         else:
-            raw = (1.0 - beta) / -np.expm1(n * np.log(beta))
+            # log((1 - beta) / (1 - beta**n)) without the constant log(1 - beta)
+            log_raw = -np.log(-np.expm1(n * np.log(beta)))
     else:
         exponent = {"inverse": 1.0, "sqrt_inverse": 0.5, "power": power}[scheme]
-        # Divide by the smallest count first so that n**-exponent cannot
-        # underflow to zero for huge counts or exponents.
-        raw = (n / n.min()) ** -exponent
+        log_raw = -exponent * np.log(n)
     weights = np.zeros_like(counts)
-    weights[present] = raw * (counts.size / raw.sum())
+    weights[present] = counts.size * softmax(log_raw[None, :])[0]
     return weights

@@ -51,8 +51,20 @@ def remix_label_weights(
 
     Notes
     -----
-    Chou et al. [2]_, Eq. (4)-(5); the first case is checked first, which
-    matters only for ``kappa < 1`` where both can hold. Plain mixup
+    Chou et al. [2]_, Eq. (4)-(5). Both label cases hold at once when
+    :math:`\kappa \le n_i / n_j \le 1 / \kappa` and
+    :math:`1 - \tau < \lambda < \tau`: that needs ``tau > 1/2`` and either
+    ``kappa < 1`` or ``kappa = 1`` with equal counts (two different classes
+    of the same size). The paper lists the cases in this order without
+    saying which wins; ltsk checks them in that order, so the first case
+    wins and the whole label goes to the *second* sample
+    (:math:`\lambda_y = 0`), as in the if/elif of the public Remix
+    implementations (the paper's authors released no code). With the
+    defaults (``kappa=3``, ``tau=1/2``) the cases exclude each other and the
+    order does not matter; at ``kappa=1`` and ``tau <= 1/2`` a pair of
+    equal-count classes still has its label go wholly to the sample with the
+    larger share of the input (to the second one for :math:`\lambda < \tau`,
+    to the first for :math:`1 - \lambda < \tau`), unlike mixup. Plain mixup
     (Zhang et al. [1]_) is :math:`\lambda_y = \lambda` for every pair.
 
     References
@@ -69,6 +81,8 @@ def remix_label_weights(
     tensor([0.0000, 0.3000, 0.3000, 0.3000], dtype=torch.float64)
     >>> remix_label_weights(0.8, [100, 10], [10, 100])
     tensor([0.8000, 1.0000], dtype=torch.float64)
+    >>> remix_label_weights(0.5, [10], [10], kappa=1.0, tau=0.7)  # both cases
+    tensor([0.], dtype=torch.float64)
     """
     for name, value in (("kappa", kappa), ("tau", tau)):
         if isinstance(value, bool) or not isinstance(value, Real):

@@ -1,6 +1,6 @@
 """Resample a data set to class sizes proportional to n_j^q."""
 
-from numbers import Integral, Real
+from numbers import Integral
 from typing import ClassVar
 
 import numpy as np
@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from ltsk.sampling._probabilities import class_sampling_probabilities
+from ltsk.sampling._probabilities import Q_CONSTRAINT, class_sampling_probabilities
 
 
 def _apportion(weights: np.ndarray, total: int) -> np.ndarray:
@@ -64,7 +64,9 @@ class PowerLawSampler(BaseSampler):
         be at least the number of classes, since every class keeps at least
         one row.
     random_state : int, RandomState instance or None, default=None
-        Seed of the draws. Pass an int for reproducible output.
+        Seed of the draws. Pass an int for reproducible output. As everywhere
+        in scikit-learn, a ``numpy.random.Generator`` is refused with an
+        ``InvalidParameterError``.
 
     Attributes
     ----------
@@ -122,7 +124,7 @@ class PowerLawSampler(BaseSampler):
     sampling_strategy = "power-law"
 
     _parameter_constraints: ClassVar[dict] = {
-        "q": [Interval(Real, 0, 1, closed="both")],
+        "q": [Q_CONSTRAINT],
         "n_samples": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
     }

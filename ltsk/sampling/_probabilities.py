@@ -3,12 +3,26 @@
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    validate_params,
+)
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-from ltsk.utils._validation import check_class_counts, check_sampling_power
+from ltsk.utils._math import softmax
+from ltsk.utils._validation import check_class_counts
+
+# The constraint of every ``q`` in ltsk (heads, nets, samplers), so that a
+# bad value is worded the same way on every path.
+Q_CONSTRAINT = Interval(Real, 0, 1, closed="both")
 
 
+@validate_params(
+    {"class_counts": ["array-like"], "q": [Q_CONSTRAINT]},
+    prefer_skip_nested_validation=True,
+)
 def class_sampling_probabilities(class_counts, q: float) -> np.ndarray:
     r"""Probability of drawing each class under power-``q`` class sampling.
 
@@ -30,6 +44,13 @@ def class_sampling_probabilities(class_counts, q: float) -> np.ndarray:
     probabilities : ndarray of shape (n_classes,)
         Non-negative, summing to one.
 
+    Notes
+    -----
+    The powers are normalised from their logarithms,
+    :math:`p_j = \exp(q \log n_j - \operatorname{logsumexp}_i q \log n_i)`, so
+    that counts whose sum or powers overflow (or underflow) still give the
+    exact distribution.
+
     References
     ----------
     .. [1] B. Kang et al., "Decoupling Representation and Classifier for
@@ -44,13 +65,20 @@ def class_sampling_probabilities(class_counts, q: float) -> np.ndarray:
     array([0.5, 0.5])
     """
     counts = check_class_counts(class_counts)
-    q = check_sampling_power(q)
-    powered = np.zeros_like(counts)
+    probabilities = np.zeros_like(counts)
     present = counts > 0
-    powered[present] = counts[present] ** q
-    return powered / powered.sum()
+    probabilities[present] = softmax(q * np.log(counts[present])[None, :])[0]
+    return probabilities
 
 
+@validate_params(
+    {
+        "class_counts": ["array-like"],
+        "epoch": [Interval(Real, 0, None, closed="left")],
+        "n_epochs": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def progressive_sampling_probabilities(class_counts, epoch, n_epochs) -> np.ndarray:
     r"""Class probabilities of progressively-balanced sampling at one epoch.
 
@@ -94,20 +122,20 @@ def progressive_sampling_probabilities(class_counts, epoch, n_epochs) -> np.ndar
     >>> progressive_sampling_probabilities([300, 100], epoch=10, n_epochs=10)
     array([0.5, 0.5])
     """
-    if isinstance(n_epochs, bool) or not isinstance(n_epochs, Integral):
-        raise TypeError(f"n_epochs must be an int >= 1, got {n_epochs!r}.")
-    if n_epochs < 1:
-        raise ValueError(f"n_epochs must be an int >= 1, got {n_epochs}.")
-    if isinstance(epoch, bool) or not isinstance(epoch, Real):
-        raise TypeError(f"epoch must be a number in [0, n_epochs], got {epoch!r}.")
-    if not 0 <= epoch <= n_epochs:
-        raise ValueError(f"epoch must be in [0, n_epochs={n_epochs}], got {epoch}.")
+    if epoch > n_epochs:
+        raise InvalidParameterError(
+            "The 'epoch' parameter of progressive_sampling_probabilities must be "
+            f"in the range [0, n_epochs={n_epochs}]. Got {epoch!r} instead."
+        )
     fraction = float(epoch) / n_epochs
     instance = class_sampling_probabilities(class_counts, 1.0)
     balanced = class_sampling_probabilities(class_counts, 0.0)
     return (1.0 - fraction) * instance + fraction * balanced
 
 
+@validate_params(
+    {"y": ["array-like"], "q": [Q_CONSTRAINT]}, prefer_skip_nested_validation=True
+)
 def sample_weights(y, q: float) -> np.ndarray:
     r"""Per-sample weights that realise power-``q`` class sampling in expectation.
 
@@ -140,7 +168,6 @@ def sample_weights(y, q: float) -> np.ndarray:
     if y.shape[0] == 0:
         raise ValueError("y must contain at least one sample, got an empty array.")
     check_classification_targets(y)
-    q = check_sampling_power(q)
     _, y_index, counts = np.unique(y, return_inverse=True, return_counts=True)
     per_class = counts.astype(np.float64) ** (q - 1.0)
     weights = per_class[y_index]

@@ -5,11 +5,11 @@ from numbers import Integral
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-from ltsk.sampling._probabilities import class_sampling_probabilities
-from ltsk.utils._validation import check_sampling_power
+from ltsk.sampling._probabilities import Q_CONSTRAINT, class_sampling_probabilities
 
 
 def _check_probabilities(probabilities, n_classes: int) -> np.ndarray:
@@ -55,7 +55,11 @@ class ClassAwareSampler(torch.utils.data.Sampler[int]):
         Indices drawn per epoch (per call to ``iter``); ``None`` means
         ``len(labels)``.
     generator : torch.Generator, default=None
-        Source of randomness; ``None`` uses torch's global generator.
+        Source of randomness; ``None`` uses torch's global generator. A torch
+        sampler takes torch's generator, not scikit-learn's ``random_state``
+        (an int or a ``numpy.random.RandomState``, which would not drive
+        ``torch.multinomial``); seed it with
+        ``torch.Generator().manual_seed(seed)``.
 
     Attributes
     ----------
@@ -97,6 +101,15 @@ class ClassAwareSampler(torch.utils.data.Sampler[int]):
         num_samples: int | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
+        validate_parameter_constraints(
+            {
+                "q": [Q_CONSTRAINT, None],
+                "num_samples": [Interval(Integral, 1, None, closed="left"), None],
+                "generator": [torch.Generator, None],
+            },
+            {"q": q, "num_samples": num_samples, "generator": generator},
+            caller_name=type(self).__name__,
+        )
         labels = column_or_1d(np.asarray(labels), warn=True)
         if labels.shape[0] == 0:
             raise ValueError("labels must contain at least one sample, got none.")
@@ -106,20 +119,9 @@ class ClassAwareSampler(torch.utils.data.Sampler[int]):
                 "Give exactly one of q and class_probabilities, got "
                 f"q={q!r} and class_probabilities={class_probabilities!r}."
             )
-        self.q = None if q is None else check_sampling_power(q)
+        self.q = None if q is None else float(q)
         if num_samples is None:
             num_samples = labels.shape[0]
-        if isinstance(num_samples, bool) or not isinstance(num_samples, Integral):
-            raise TypeError(
-                f"num_samples must be a positive int or None, got {num_samples!r}."
-            )
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be positive, got {num_samples}.")
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(
-                "generator must be a torch.Generator or None, got "
-                f"{type(generator).__name__}."
-            )
         self.num_samples = int(num_samples)
         self.generator = generator
 

@@ -123,13 +123,14 @@ def test_scheme_selects_the_reweighting_family(batch, scheme):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"scheme": "log"}, ValueError, "scheme must be one of"),
-        ({"scheme": "power", "power": -1.0}, ValueError, "power must be"),
-        ({"beta": 1.0}, ValueError, r"beta must be .*\[0, 1\)"),
-        ({"beta": -0.5}, ValueError, "beta must be"),
-        ({"gamma": -0.1}, ValueError, "gamma must be"),
-        ({"gamma": None}, TypeError, "gamma must be"),
-        ({"reduction": None}, ValueError, "reduction must be one of"),
+        ({"scheme": "log"}, ValueError, "'scheme' parameter"),
+        ({"scheme": "power", "power": -1.0}, ValueError, "'power' parameter"),
+        ({"beta": 1.0}, ValueError, r"'beta' .* range \[0.0, 1.0\)"),
+        ({"beta": -0.5}, ValueError, "'beta' parameter"),
+        ({"gamma": -0.1}, ValueError, "'gamma' parameter"),
+        ({"gamma": None}, TypeError, "'gamma' parameter"),
+        ({"reduction": None}, ValueError, "'reduction' parameter"),
+        ({"loss_type": "focal"}, ValueError, "'loss_type' parameter"),
     ],
 )
 def test_bad_parameters(kwargs, error, match):
@@ -137,3 +138,56 @@ def test_bad_parameters(kwargs, error, match):
         ClassBalancedLoss(COUNTS, **kwargs)
     with pytest.raises(error, match=match):
         class_balanced_loss(torch.zeros(1, 3), torch.tensor([0]), COUNTS, **kwargs)
+
+
+def _cui_sigmoid_reference(logits, targets, weights, gamma):
+    """Cui et al.'s sigmoid / focal loss types, written from their formula:
+    BCE per class times exp(-gamma y z - gamma log(1 + e^-z)), weighted by the
+    sample's class weight, summed and divided by the number of positives."""
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.eye(z.shape[1])[targets]
+    bce = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    modulator = np.exp(-gamma * y * z - gamma * np.log1p(np.exp(-z)))
+    per_sample = weights[targets] * (modulator * bce).sum(axis=1)
+    return per_sample, per_sample.sum() / y.sum()
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_sigmoid_loss_type_against_reference(batch, gamma):
+    logits, targets = batch
+    weights = class_weights(COUNTS, "effective_number", beta=0.99)
+    per_sample, mean = _cui_sigmoid_reference(
+        logits.numpy(), targets.numpy(), weights, gamma
+    )
+    kwargs = {"beta": 0.99, "gamma": gamma, "loss_type": "sigmoid"}
+    got = class_balanced_loss(logits, targets, COUNTS, reduction="none", **kwargs)
+    np.testing.assert_allclose(got.numpy(), per_sample, rtol=1e-10)
+    got = ClassBalancedLoss(COUNTS, **kwargs).double()(logits, targets)
+    np.testing.assert_allclose(got.item(), mean, rtol=1e-6)
+    assert "loss_type='sigmoid'" in repr(ClassBalancedLoss(COUNTS, **kwargs))
+
+
+def test_sigmoid_loss_type_differs_from_softmax(batch):
+    # The two forms are different losses (not a reparametrisation): with
+    # gamma=0 and equal weights, sigmoid sums C binary cross-entropies.
+    logits, targets = batch
+    sigmoid = class_balanced_loss(
+        logits, targets, COUNTS, beta=0.0, loss_type="sigmoid"
+    )
+    one_hot = F.one_hot(targets, 3).double()
+    bce = F.binary_cross_entropy_with_logits(logits, one_hot, reduction="sum")
+    assert_close(sigmoid, bce / len(targets))
+    assert not torch.isclose(
+        sigmoid, class_balanced_loss(logits, targets, COUNTS, beta=0.0)
+    )
+
+
+def test_sigmoid_gamma_that_underflows_warns():
+    # Zero logits: every class has 1 - p = 1/2, each sample loses
+    # 3 * 2^-1000 * log 2 (weights average to 1), zero in float32.
+    criterion = ClassBalancedLoss([3, 2, 1], gamma=1000.0, loss_type="sigmoid")
+    logits, targets = torch.zeros(3, 3), torch.tensor([0, 1, 2])
+    with pytest.warns(RuntimeWarning, match="gamma=1000 is too large"):
+        assert criterion(logits, targets).item() == 0.0
+    got = criterion(logits.double(), targets).item()
+    np.testing.assert_allclose(got, 3 * 2.0**-1000 * np.log(2.0), rtol=1e-6)

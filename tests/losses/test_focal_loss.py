@@ -1,10 +1,13 @@
+import functools
+import warnings
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from ltsk.losses import FocalLoss, focal_loss
+from ltsk.losses import ClassBalancedLoss, FocalLoss, focal_loss
 
 
 def _reference(logits, targets, gamma, alpha=None):
@@ -109,14 +112,14 @@ def test_module_alpha_is_a_buffer():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"gamma": -1.0}, ValueError, r"gamma must be .*\[0, inf\)"),
-        ({"gamma": float("inf")}, ValueError, "gamma must be"),
-        ({"gamma": "2"}, TypeError, "gamma must be"),
-        ({"alpha": -0.5}, ValueError, "alpha must be"),
+        ({"gamma": -1.0}, ValueError, r"'gamma' .* range \[0.0, inf\)"),
+        ({"gamma": float("inf")}, ValueError, "'gamma' parameter"),
+        ({"gamma": "2"}, TypeError, "'gamma' parameter"),
+        ({"alpha": -0.5}, ValueError, "'alpha' parameter"),
         ({"alpha": [1.0, -1.0]}, ValueError, "alpha must be finite and non-negative"),
         ({"alpha": [[1.0, 1.0]]}, ValueError, "alpha must be a non-empty 1-D"),
-        ({"alpha": "abc"}, TypeError, "alpha must be"),
-        ({"reduction": "avg"}, ValueError, "reduction must be one of"),
+        ({"alpha": "abc"}, TypeError, "'alpha' parameter"),
+        ({"reduction": "avg"}, ValueError, "'reduction' parameter"),
     ],
 )
 def test_bad_parameters(kwargs, error, match):
@@ -132,3 +135,30 @@ def test_alpha_length_checked_at_call_time():
         criterion(torch.zeros(2, 4), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="4 columns but alpha describes 3"):
         focal_loss(torch.zeros(2, 4), torch.tensor([0, 1]), alpha=[1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda gamma: FocalLoss(gamma=gamma),
+        lambda gamma: functools.partial(focal_loss, gamma=gamma),
+        lambda gamma: ClassBalancedLoss([3, 2, 1], gamma=gamma),
+    ],
+    ids=["module", "function", "class_balanced"],
+)
+def test_gamma_that_underflows_the_focal_factor_warns(make):
+    # Zero logits, 3 classes: p_t = 1/3 and every loss is (2/3)^1000 log 3
+    # = 7.6e-177 (the class-balanced weights average to 1 over one sample per
+    # class): zero in float32, where nothing would train; float64 holds it.
+    logits = torch.zeros(3, 3)
+    targets = torch.tensor([0, 1, 2])
+    expected = (2 / 3) ** 1000 * np.log(3.0)
+    with pytest.warns(
+        RuntimeWarning, match=r"gamma=1000 is too large for torch.float32"
+    ):
+        assert make(1000.0)(logits, targets).item() == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = make(1000.0)(logits.double(), targets)
+        np.testing.assert_allclose(loss.item(), expected, rtol=1e-6)
+        make(100.0)(logits, targets)  # 0.5^100 is a normal float32: no warning

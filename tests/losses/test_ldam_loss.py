@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from scipy.special import logsumexp
 from torch.testing import assert_close
 
 from ltsk.losses import (
@@ -36,7 +37,7 @@ def _reference(logits, targets, counts, max_margin, scale, weight=None):
     rows = np.arange(len(targets))
     z[rows, targets] -= margins[targets]
     z *= scale
-    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    log_p = z - logsumexp(z, axis=1, keepdims=True)
     w = np.ones(len(targets)) if weight is None else np.asarray(weight)[targets]
     per_sample = -w * log_p[rows, targets]
     return per_sample, per_sample.sum() / w.sum()
@@ -129,10 +130,10 @@ def test_bad_weight(weight, match):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"max_margin": -0.1}, ValueError, r"max_margin must be .*\[0, inf\)"),
-        ({"scale": 0.0}, ValueError, r"scale must be .*\(0, inf\)"),
-        ({"scale": "30"}, TypeError, "scale must be"),
-        ({"reduction": "Mean"}, ValueError, "reduction must be one of"),
+        ({"max_margin": -0.1}, ValueError, r"'max_margin' .* \[0.0, inf\)"),
+        ({"scale": 0.0}, ValueError, r"'scale' .* range \(0.0, inf\)"),
+        ({"scale": "30"}, TypeError, "'scale' parameter"),
+        ({"reduction": "Mean"}, ValueError, "'reduction' parameter"),
     ],
 )
 def test_bad_parameters(kwargs, error, match):
@@ -191,3 +192,24 @@ def test_normed_linear_zero_rows_and_gradcheck():
 def test_normed_linear_bad_sizes(args, error, match):
     with pytest.raises(error, match=match):
         NormedLinear(*args)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"scale": 1e39}, r"scale=1e\+39 times \(logits - margins\) overflows"),
+        ({"max_margin": 1e38, "scale": 30.0}, r"scale=30 times \(logits - margins\)"),
+    ],
+)
+def test_scale_or_margin_that_overflows_is_an_error(batch, kwargs, match):
+    logits, targets = batch
+    logits = logits.float()
+    with pytest.raises(ValueError, match=match):
+        LDAMLoss(COUNTS, **kwargs)(logits, targets)
+    with pytest.raises(ValueError, match=match):
+        ldam_loss(logits, targets, COUNTS, **kwargs)
+    # float64 holds them: the values of the plain formula.
+    params = {"max_margin": 0.5, "scale": 30.0, **kwargs}
+    _, expected = _reference(logits.double().numpy(), targets.numpy(), COUNTS, **params)
+    got = ldam_loss(logits.double(), targets, COUNTS, **kwargs)
+    np.testing.assert_allclose(got.item(), expected, rtol=1e-9)

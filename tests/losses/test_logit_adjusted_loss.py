@@ -124,10 +124,10 @@ def test_zero_count_treated_as_rarest_class(batch):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"tau": -1.0}, ValueError, r"tau must be .*\[0, inf\)"),
-        ({"tau": float("nan")}, ValueError, "tau must be"),
-        ({"tau": [1.0]}, TypeError, "tau must be"),
-        ({"reduction": "max"}, ValueError, "reduction must be one of"),
+        ({"tau": -1.0}, ValueError, r"'tau' .* range \[0.0, inf\)"),
+        ({"tau": float("nan")}, ValueError, "'tau' parameter"),
+        ({"tau": [1.0]}, TypeError, "'tau' parameter"),
+        ({"reduction": "max"}, ValueError, "'reduction' parameter"),
     ],
 )
 def test_bad_parameters(kwargs, error, match):
@@ -135,3 +135,29 @@ def test_bad_parameters(kwargs, error, match):
         LogitAdjustedLoss(COUNTS, **kwargs)
     with pytest.raises(error, match=match):
         logit_adjusted_loss(torch.zeros(1, 4), torch.tensor([0]), COUNTS, **kwargs)
+
+
+def test_counts_whose_sum_overflows_give_exact_priors(batch):
+    # 1e308 + 1e308 overflows: the priors were log(1e308 / inf) = -inf and the
+    # loss NaN. Equal counts are plain cross-entropy, and 3:1 gives log 3/4, 1/4.
+    logits, targets = batch
+    criterion = LogitAdjustedLoss([1e308] * 4).double()
+    assert_close(criterion.log_priors, torch.full((4,), np.log(0.25)).double())
+    assert_close(criterion(logits, targets), F.cross_entropy(logits, targets))
+    huge = balanced_softmax_loss(logits, targets, [3e307, 1e307, 1e307, 1e307])
+    assert_close(huge, balanced_softmax_loss(logits, targets, [3, 1, 1, 1]))
+
+
+def test_tau_that_overflows_the_adjustment_is_an_error():
+    # log(1/4) * 1e38 = -1.4e38 is a float32 number, log(1/40) * 1e38 is not.
+    logits, targets = torch.zeros(2, 2), torch.tensor([0, 1])
+    match = r"tau=1e\+38 times log\(prior\) overflows in torch.float32"
+    with pytest.raises(ValueError, match=match):
+        LogitAdjustedLoss([39, 1], tau=1e38)(logits, targets)
+    with pytest.raises(ValueError, match=match):
+        logit_adjusted_loss(logits, targets, [39, 1], tau=1e38)
+    assert torch.isfinite(LogitAdjustedLoss([3, 1], tau=1e38)(logits, targets))
+    # In float64 the same tau is honoured: the tail sample's adjusted logit
+    # trails by tau log 39, its loss is tau log 39, the head sample's 0.
+    got = logit_adjusted_loss(logits.double(), targets, [39, 1], tau=1e38)
+    np.testing.assert_allclose(got.item(), 1e38 * np.log(39.0) / 2, rtol=1e-12)

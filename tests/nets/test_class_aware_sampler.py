@@ -78,8 +78,8 @@ def test_string_labels_and_global_rng():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"labels": [0, 1], "q": 1.5}, ValueError, "q must be in"),
-        ({"labels": [0, 1], "q": "x"}, TypeError, "q must be a real"),
+        ({"labels": [0, 1], "q": 1.5}, ValueError, r"'q' parameter .* \[0.0, 1.0\]"),
+        ({"labels": [0, 1], "q": "x"}, TypeError, r"'q' parameter .* \[0.0, 1.0\]"),
         ({"labels": [], "q": 0.0}, ValueError, "labels must contain"),
         ({"labels": [0.5, 1.5], "q": 0.0}, ValueError, "Unknown label type"),
         ({"labels": [0, 1], "q": 0.0, "num_samples": 0}, ValueError, "num_samples"),

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from sklearn.utils._param_validation import InvalidParameterError
 
+from ltsk import CRTHead
 from ltsk.sampling import (
     class_sampling_probabilities,
     progressive_sampling_probabilities,
@@ -45,18 +47,35 @@ def test_sample_weights_realise_the_class_distribution(q):
         assert np.ptp(weights[y == c]) == 0
 
 
-@pytest.mark.parametrize("q", [-0.1, 1.5, np.nan])
-def test_q_outside_unit_interval_is_rejected(q):
-    with pytest.raises(ValueError, match=r"q must be in \[0, 1\]"):
-        class_sampling_probabilities(COUNTS, q)
-    with pytest.raises(ValueError, match=r"q must be in \[0, 1\]"):
-        sample_weights([0, 1], q)
+def _q_message(caller, q):
+    return (
+        f"The 'q' parameter of {caller} must be a float in the range "
+        rf"\[0.0, 1.0\]. Got {q!r} instead."
+    )
 
 
-@pytest.mark.parametrize("q", ["half", None, True])
-def test_q_of_wrong_type_is_rejected(q):
-    with pytest.raises(TypeError, match="q must be a real number"):
-        class_sampling_probabilities(COUNTS, q)
+@pytest.mark.parametrize("q", [-0.1, 1.5, 2, np.nan, "half", None])
+def test_bad_q_is_worded_as_by_the_heads(q):
+    # One constraint, one message on every path (issue #12).
+    y = np.array([0, 0, 1, 1])
+    calls = {
+        "class_sampling_probabilities": lambda: class_sampling_probabilities(COUNTS, q),
+        "sample_weights": lambda: sample_weights(y, q),
+        "CRTHead": lambda: CRTHead(q=q).fit(np.eye(4), y),
+    }
+    for caller, call in calls.items():
+        with pytest.raises(InvalidParameterError, match=_q_message(caller, q)):
+            call()
+
+
+def test_huge_counts_give_the_exact_distribution():
+    # Sum and powers overflow float64: before, 1e308 / inf = 0 for every class.
+    assert_allclose(class_sampling_probabilities([1e308, 1e308, 0], 1.0), [0.5, 0.5, 0])
+    # (4e307)^1 : (1e308)^1 = 2 : 5.
+    assert_allclose(class_sampling_probabilities([4e307, 1e308], 1.0), [2 / 7, 5 / 7])
+    assert_allclose(
+        progressive_sampling_probabilities([1e308, 1e308], 1, 2), [0.5, 0.5]
+    )
 
 
 @pytest.mark.parametrize(
@@ -105,11 +124,11 @@ def test_progressive_schedule_empty_class_stays_zero():
 @pytest.mark.parametrize(
     "epoch, n_epochs, error, match",
     [
-        (-1, 10, ValueError, "epoch must be in"),
-        (11, 10, ValueError, "epoch must be in"),
-        ("1", 10, TypeError, "epoch must be a number"),
-        (0, 0, ValueError, "n_epochs must be an int >= 1"),
-        (0, 2.0, TypeError, "n_epochs must be an int"),
+        (-1, 10, ValueError, r"'epoch' parameter .* range \[0.0, inf\)"),
+        (11, 10, ValueError, r"'epoch' parameter .* range \[0, n_epochs=10\]"),
+        ("1", 10, TypeError, r"'epoch' parameter .* must be a float"),
+        (0, 0, ValueError, r"'n_epochs' parameter .* int in the range \[1, inf\)"),
+        (0, 2.0, TypeError, r"'n_epochs' parameter .* int in the range"),
     ],
 )
 def test_progressive_schedule_bad_input(epoch, n_epochs, error, match):
