@@ -370,7 +370,10 @@ class LongTailNetClassifier(NeuralNetClassifier):
     from one pass over it.
 
     Saving: pickle or joblib keep the whole fitted net (a net pickled with
-    ``device="cuda"`` loads on the CPU where no GPU is present).
+    ``device="cuda"`` loads on the CPU where no GPU is present). Pickle
+    stores the module and criterion classes by name, so classes defined in
+    ``__main__`` (a script or notebook) only unpickle in that same process,
+    not in joblib workers or another script; pickling such a net warns.
     ``initialize()`` without data is not supported, because the classifier
     is sized from the training data; to use skorch's ``load_params``, first
     initialise a net with the same parameters by ``fit(X, y)`` with
