@@ -117,6 +117,9 @@ class EpochBatchSampler(torch.utils.data.Sampler):
         Yield lists of ints (for datasets fetched per sample) instead of index
         tensors or slices.
     drop_last : bool
+    merge_single : bool
+        Without ``drop_last``, a last batch of a single sample joins the
+        previous batch (BatchNorm cannot train on one sample).
     """
 
     def __init__(
@@ -128,6 +131,7 @@ class EpochBatchSampler(torch.utils.data.Sampler):
         *,
         as_list: bool = False,
         drop_last: bool = False,
+        merge_single: bool = False,
     ) -> None:
         self.n_samples = n_samples
         self.batch_size = batch_size
@@ -135,22 +139,36 @@ class EpochBatchSampler(torch.utils.data.Sampler):
         self.indices = None if indices is None else torch.from_numpy(indices)
         self.as_list = as_list
         self.drop_last = drop_last
+        self.merge_single = merge_single
+
+    def _merges(self) -> bool:
+        return (
+            self.merge_single
+            and not self.drop_last
+            and self.n_samples > self.batch_size
+            and self.n_samples % self.batch_size == 1
+        )
 
     def __len__(self) -> int:
         if self.drop_last:
             return self.n_samples // self.batch_size
-        return -(-self.n_samples // self.batch_size)
+        return -(-self.n_samples // self.batch_size) - self._merges()
 
     def __iter__(self) -> Iterator:
         n_batches = len(self)
         if self.draw is None and self.indices is None and not self.as_list:
             for b in range(n_batches):
-                yield slice(b * self.batch_size, (b + 1) * self.batch_size)
+                last = b == n_batches - 1 and not self.drop_last
+                stop = self.n_samples if last else (b + 1) * self.batch_size
+                yield slice(b * self.batch_size, stop)
             return
         order = self.draw() if self.draw is not None else torch.arange(self.n_samples)
         if self.indices is not None:
             order = self.indices[order]
-        for batch in order.split(self.batch_size)[:n_batches]:
+        batches = list(order.split(self.batch_size))
+        if self._merges():
+            batches[-2:] = [torch.cat(batches[-2:])]
+        for batch in batches[:n_batches]:
             yield batch.tolist() if self.as_list else batch
 
 

@@ -15,6 +15,7 @@ from sklearn.base import _fit_context
 from sklearn.utils import TransformerTags, check_random_state
 from sklearn.utils._param_validation import (
     Interval,
+    InvalidParameterError,
     Options,
     StrOptions,
     validate_parameter_constraints,
@@ -102,6 +103,68 @@ def _loader_generator(training: bool) -> torch.Generator:
     return generator
 
 
+def _class_weight_tensor(weight, n_classes: int, name: str) -> torch.Tensor:
+    """``weight`` as a tensor of torch's default float dtype, checked to hold one
+    finite, non-negative weight per class, not all zero."""
+    try:
+        values = np.asarray(
+            weight.detach().cpu() if isinstance(weight, torch.Tensor) else weight,
+            dtype=np.float64,
+        )
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{name} must be an array-like of numbers, one per class, got {weight!r}."
+        ) from exc
+    if values.shape != (n_classes,):
+        raise ValueError(
+            f"{name} must hold one weight per class ({n_classes} classes), got "
+            f"shape {values.shape}."
+        )
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        raise ValueError(
+            f"{name} must be finite and non-negative, got {values[bad].tolist()} "
+            f"at positions {np.flatnonzero(bad).tolist()} of classes_."
+        )
+    if not values.any():
+        raise ValueError(f"{name} must not be all zero.")
+    return torch.as_tensor(values, dtype=torch.get_default_dtype())
+
+
+# What to pass instead of a component's name given as a string.
+_COMPONENT_EXAMPLES = {
+    "module": "ltsk.nets.MLP",
+    "criterion": "torch.nn.CrossEntropyLoss",
+}
+
+
+def _refuse_instance_params(spec, prefix: str, kwargs: dict) -> None:
+    """Refuse ``prefix__*`` parameters for a component given as an instance.
+
+    skorch would rebuild the instance from its class with only those
+    parameters, silently discarding its trained weights and other settings.
+    """
+    if isinstance(spec, nn.Module) and kwargs:
+        names = ", ".join(f"{prefix}__{name}" for name in sorted(kwargs))
+        raise ValueError(
+            f"{prefix} is an instance of {type(spec).__name__}, so {names} cannot "
+            f"be applied: rebuilding {prefix} from its class would discard the "
+            f"instance's weights and settings. Pass the class as {prefix} "
+            f"together with {prefix}__* parameters, or the instance alone."
+        )
+
+
+def _refuse_sample_weight(estimator: str, fit_params: dict) -> None:
+    # Otherwise skorch passes it on to the module's forward as an input.
+    if "sample_weight" in fit_params:
+        raise TypeError(
+            f"{estimator} does not support sample_weight. To re-balance classes, "
+            "use the sampling power q (class-aware sampling) or class weights in "
+            "the loss (criterion__weight, e.g. ltsk.losses.class_weights, or a "
+            "class-balanced criterion such as ltsk.losses.ClassBalancedLoss)."
+        )
+
+
 def _takes_class_counts(criterion) -> bool:
     try:
         return "class_counts" in inspect.signature(criterion).parameters
@@ -127,31 +190,41 @@ class LongTailNetClassifier(NeuralNetClassifier):
 
     Parameters
     ----------
-    module : nn.Module class or instance
+    module : nn.Module class or instance, or callable returning one
         The backbone: maps a batch of X to a 2-D (n_samples, n_features)
         tensor, e.g. :class:`~ltsk.nets.MLP`, :class:`~ltsk.nets.SmallCNN`,
-        :class:`~ltsk.nets.ResNet32` or any importable user module.
-        ``module__*`` parameters are passed to it. An instance is deep-copied
-        at each initialisation, so the object you pass is never trained in
-        place.
+        :class:`~ltsk.nets.ResNet32` or any importable user module (see
+        Notes, Saving). ``module__*`` parameters are passed to a class or
+        callable. An instance (e.g. a pretrained backbone) is deep-copied at
+        each initialisation, so the object you pass is never trained in place;
+        ``module__*`` parameters are refused with an instance, because skorch
+        would rebuild it from its class and lose its weights.
     q : float in [0, 1] or "progressive", default=1.0
         Sampling power: 1 is plain shuffled training (each sample once per
         epoch), 0 class-balanced sampling, 1/2 square-root sampling.
         ``"progressive"`` moves from instance-balanced to class-balanced
         sampling over training (see Notes). For ``q != 1`` each epoch draws
         ``len(train set)`` samples with replacement.
-    criterion : nn.Module class or instance, default=nn.CrossEntropyLoss
+    progressive_epochs : int >= 1 or None, default=None
+        :math:`T` of ``q="progressive"``: the number of epochs over which
+        sampling moves to class-balanced. ``None`` takes ``max_epochs`` of
+        the fit that starts the history and keeps it when training continues
+        (warm start, ``partial_fit``, a fit resumed from a checkpoint). Only
+        valid with ``q="progressive"``.
+    criterion : nn.Module class, instance or callable, default=nn.CrossEntropyLoss
         Loss on ``(logits, encoded targets)``. A criterion *class* whose
         constructor has a ``class_counts`` parameter (``ltsk.losses``) gets
         the training class counts automatically unless
         ``criterion__class_counts`` is set. A criterion class with
         ``normalized_classifier = True`` (LDAM) gets a cosine classifier
         (``ltsk.losses.NormedLinear``) instead of ``nn.Linear``. A
-        ``criterion__weight`` given as a numpy array or list (e.g.
+        ``criterion__weight`` given as a numpy array, list or tensor (e.g.
         ``ltsk.losses.class_weights(counts, "inverse")``) is converted to a
         float tensor of torch's default dtype (float32), which
-        ``nn.CrossEntropyLoss`` requires. An instance is deep-copied at each
-        initialisation, like ``module``.
+        ``nn.CrossEntropyLoss`` requires; it must hold one finite,
+        non-negative weight per class, not all zero. An instance is
+        deep-copied at each initialisation and refuses ``criterion__*``
+        parameters, like ``module``.
     optimizer : torch optimizer class, default=torch.optim.Adam
         Adam is robust across the tabular and image backbones without
         tuning; for the CIFAR-LT recipe use ``torch.optim.SGD`` with
@@ -161,7 +234,7 @@ class LongTailNetClassifier(NeuralNetClassifier):
         Learning rate of the optimizer.
     max_epochs : int, default=20
         Number of training epochs of each ``fit`` (and of each
-        ``partial_fit`` call); also :math:`T` of ``q="progressive"``.
+        ``partial_fit`` call).
     batch_size : int, default=128
         Samples per training and prediction batch; -1 uses the whole data
         set as one batch.
@@ -239,13 +312,17 @@ class LongTailNetClassifier(NeuralNetClassifier):
               + \frac{t}{T} \frac{1}{C}
 
     (:func:`ltsk.sampling.progressive_sampling_probabilities`), where
-    :math:`T` is ``max_epochs`` and :math:`t` the 0-based index of the epoch
-    in ``net.history`` (``len(net.history) - 1`` while it runs, the count
-    skorch's ``LRScheduler`` uses), capped at :math:`T`. A fresh fit runs
-    :math:`t = 0, \dots, T - 1`: its first epoch is instance-balanced and its
-    last has :math:`t/T = (T - 1)/T`. A warm-started fit or ``partial_fit``
-    continues the count, so once :math:`T` epochs are in the history sampling
-    stays class-balanced.
+    :math:`t` is the 0-based index of the epoch in ``net.history``
+    (``len(net.history) - 1`` while it runs, the count skorch's
+    ``LRScheduler`` uses), capped at :math:`T`, and :math:`T` is
+    ``progressive_epochs``, by default ``max_epochs`` of the fit that starts
+    the history. Each epoch records its :math:`T` in the history
+    (``net.history[:, "progressive_epochs"]``) and the next epoch reuses it,
+    so a warm-started fit, ``partial_fit`` or a fit resumed from a
+    checkpoint continues the same schedule. A fresh fit runs :math:`t = 0,
+    \dots, T - 1`: its first epoch is instance-balanced and its last has
+    :math:`t/T = (T - 1)/T`; once :math:`T` epochs are in the history
+    sampling stays class-balanced.
 
     **Mixup and Remix** (``mixup="mixup"`` / ``"remix"``): for each training
     batch, one :math:`\lambda \sim \mathrm{Beta}(\alpha, \alpha)` is drawn
@@ -293,7 +370,10 @@ class LongTailNetClassifier(NeuralNetClassifier):
     from one pass over it.
 
     Saving: pickle or joblib keep the whole fitted net (a net pickled with
-    ``device="cuda"`` loads on the CPU where no GPU is present).
+    ``device="cuda"`` loads on the CPU where no GPU is present). Pickle
+    stores the module and criterion classes by name, so classes defined in
+    ``__main__`` (a script or notebook) only unpickle in that same process,
+    not in joblib workers or another script; pickling such a net warns.
     ``initialize()`` without data is not supported, because the classifier
     is sized from the training data; to use skorch's ``load_params``, first
     initialise a net with the same parameters by ``fit(X, y)`` with
@@ -306,8 +386,10 @@ class LongTailNetClassifier(NeuralNetClassifier):
     ``LoadInitState`` restores the module, optimizer and history after
     ``fit`` has initialised the net, and ``max_epochs`` more epochs follow,
     so ``max_epochs = N - k`` after ``k`` saved epochs gives a history of
-    ``N`` epochs. The resumed epochs draw different batches than an
-    uninterrupted fit with the same ``random_state``.
+    ``N`` epochs. With ``q="progressive"`` the resumed epochs continue the
+    schedule of the first fit (:math:`T = N`, restored with the history).
+    The resumed epochs draw different batches than an uninterrupted fit with
+    the same ``random_state``.
 
     References
     ----------
@@ -340,7 +422,10 @@ class LongTailNetClassifier(NeuralNetClassifier):
     """
 
     _parameter_constraints: ClassVar[dict] = {
+        "module": [callable],
+        "criterion": [callable],
         "q": [Interval(Real, 0, 1, closed="both"), StrOptions({"progressive"})],
+        "progressive_epochs": [Interval(Integral, 1, None, closed="left"), None],
         "lr": [Interval(Real, 0, None, closed="left")],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [
@@ -362,6 +447,7 @@ class LongTailNetClassifier(NeuralNetClassifier):
         module,
         *,
         q=1.0,
+        progressive_epochs=None,
         criterion=nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam,
         lr=1e-3,
@@ -394,6 +480,7 @@ class LongTailNetClassifier(NeuralNetClassifier):
             **kwargs,
         )
         self.q = q
+        self.progressive_epochs = progressive_epochs
         self.random_state = random_state
         self.augment = augment
         self.mixup = mixup
@@ -408,11 +495,24 @@ class LongTailNetClassifier(NeuralNetClassifier):
     def _validate_params(self):
         # skorch uses this name for its own check of ``prefix__param`` names;
         # sklearn's @_fit_context calls it too, so run both checks here.
+        for name, example in _COMPONENT_EXAMPLES.items():
+            value = getattr(self, name, None)
+            if isinstance(value, str):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be an "
+                    f"nn.Module class or instance, or a callable returning one, "
+                    f"e.g. {example}, not a name. Got {value!r} instead."
+                )
         validate_parameter_constraints(
             self._parameter_constraints,
             {name: getattr(self, name) for name in self._parameter_constraints},
             caller_name=type(self).__name__,
         )
+        if self.progressive_epochs is not None and self.q != "progressive":
+            raise ValueError(
+                f"progressive_epochs={self.progressive_epochs} only applies to "
+                f'q="progressive", got q={self.q!r}.'
+            )
         # skorch's check needs the component prefixes registered by the first
         # initialize(), which calls this method again.
         if "module" in self.prefixes_:
@@ -443,6 +543,26 @@ class LongTailNetClassifier(NeuralNetClassifier):
         # skorch lists its internal ``_params_to_validate`` as a parameter;
         # __init__ rebuilds it from the ``prefix__name`` arguments anyway.
         return [n for n in super()._get_param_names() if n != "_params_to_validate"]
+
+    def __getstate__(self):
+        # Pickle stores classes by name, so a module class from __main__ only
+        # unpickles in a process with the same __main__; joblib workers (and
+        # skorch's own pickling of module_, even under cloudpickle) fail there
+        # with an error that does not say why.
+        components = [getattr(self, name, None) for name in ("module_", "criterion_")]
+        classes = {type(m) for c in components if c is not None for m in c.modules()}
+        classes |= {c for c in (self.module, self.criterion) if isinstance(c, type)}
+        in_main = sorted(c.__qualname__ for c in classes if c.__module__ == "__main__")
+        if in_main:
+            warnings.warn(
+                f"{type(self).__name__} is pickled with classes defined in "
+                f"__main__ ({', '.join(in_main)}); it will not unpickle in another "
+                "process, such as a joblib worker of GridSearchCV(n_jobs>1) or a "
+                "script loading a saved net. Move them to an importable module.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return super().__getstate__()
 
     @property
     def classes_(self) -> np.ndarray:
@@ -489,8 +609,13 @@ class LongTailNetClassifier(NeuralNetClassifier):
             torch.manual_seed(seed)
             yield
 
-    def _check_labels(self, y, n_samples: int, reset: bool) -> np.ndarray:
-        """Validate raw labels, fit or check the label set; return encoded labels."""
+    def _check_labels(self, y, n_samples: int, reset: bool, classes=None) -> np.ndarray:
+        """Validate raw labels, fit or check the label set; return encoded labels.
+
+        ``classes`` is ``partial_fit``'s argument: it fixes the label set at
+        the first call (y may then hold a single class) and must agree with
+        ``classes_`` at later calls.
+        """
         y = column_or_1d(y, warn=True)
         if y.shape[0] != n_samples:
             raise ValueError(
@@ -498,28 +623,43 @@ class LongTailNetClassifier(NeuralNetClassifier):
                 f"y has {y.shape[0]}."
             )
         check_classification_targets(y)
+        given = None if classes is None else np.unique(np.asarray(classes))
         if reset:
             present = np.unique(y)
-            if present.size < 2:
+            fixed = None
+            if self.classes is not None and len(self.classes):
+                fixed = np.unique(np.asarray(self.classes))
+            if (
+                given is not None
+                and fixed is not None
+                and not np.array_equal(given, fixed)
+            ):
+                raise ValueError(
+                    f"partial_fit got classes={given.tolist()}, which differs from "
+                    f"the classes parameter {fixed.tolist()}."
+                )
+            classes = next(c for c in (given, fixed, present) if c is not None)
+            if (classes.size if given is not None else present.size) < 2:
                 raise ValueError(
                     "y must contain at least two classes to train a classifier, got "
                     f"1 class: {present.tolist()}."
                 )
-            if self.classes is not None and len(self.classes):
-                classes = np.unique(np.asarray(self.classes))
-            else:
-                classes = present
             unknown = np.setdiff1d(present, classes)
             if unknown.size:
                 raise ValueError(
                     f"y contains labels {unknown.tolist()} that are not in the "
-                    f"classes parameter {classes.tolist()}."
+                    f"classes {classes.tolist()}."
                 )
             self.classes_inferred_ = classes
             encoded = np.searchsorted(classes, y)
             self.class_counts_ = np.bincount(encoded, minlength=classes.size)
             return encoded.astype(np.int64)
         classes = self.classes_
+        if given is not None and not np.array_equal(given, classes):
+            raise ValueError(
+                f"classes={given.tolist()} is not the same as in the first fit, "
+                f"was: {classes.tolist()}."
+            )
         unknown = np.setdiff1d(np.unique(y), classes)
         if unknown.size:
             raise ValueError(
@@ -534,7 +674,7 @@ class LongTailNetClassifier(NeuralNetClassifier):
             return validate_data(self, X, **kwargs)
         return validate_data(self, X, y, **kwargs)
 
-    def _prepare_fit(self, X, y, *, reset: bool):
+    def _prepare_fit(self, X, y, *, reset: bool, classes=None):
         """Validate training data; return (X, encoded y) ready for skorch."""
         if is_dataset(X):
             if y is not None:
@@ -544,7 +684,7 @@ class LongTailNetClassifier(NeuralNetClassifier):
                 labels = labels.numpy() if isinstance(labels, torch.Tensor) else labels
             else:
                 labels = read_labels(X)
-            encoded = self._check_labels(labels, len(X), reset)
+            encoded = self._check_labels(labels, len(X), reset, classes)
             if reset and hasattr(self, "n_features_in_"):
                 del self.n_features_in_
             X = EncodedDataset(X, encoded)
@@ -564,7 +704,7 @@ class LongTailNetClassifier(NeuralNetClassifier):
                     f"{n_samples}, y has {labels.shape[0]}."
                 )
             X, y = self._check_array(X, y, reset=reset)
-            encoded = self._check_labels(y, X.shape[0], reset)
+            encoded = self._check_labels(y, X.shape[0], reset, classes)
             if self.augment and X.ndim not in (3, 4):
                 raise ValueError(
                     "augment=True needs images of shape (n_samples, channels, "
@@ -600,13 +740,14 @@ class LongTailNetClassifier(NeuralNetClassifier):
         """Build the ``prefix`` component and run it once on ``inputs``.
 
         ``spec`` is an nn.Module class or callable (called with the
-        ``prefix__*`` parameters) or an instance (deep-copied, or rebuilt from
-        its class when ``prefix__*`` parameters are set). Returns the module,
-        on ``device``, and its 2-D output on ``inputs``.
+        ``prefix__*`` parameters) or an instance (deep-copied; ``prefix__*``
+        parameters are refused). Returns the module, on ``device``, and its 2-D
+        output on ``inputs``.
         """
         kwargs = self.get_params_for(prefix)
+        _refuse_instance_params(spec, prefix, kwargs)
         if isinstance(spec, nn.Module):
-            component = type(spec)(**kwargs) if kwargs else copy.deepcopy(spec)
+            component = copy.deepcopy(spec)
         else:
             component = spec(**kwargs)
         if not isinstance(component, nn.Module):
@@ -648,12 +789,15 @@ class LongTailNetClassifier(NeuralNetClassifier):
     def initialize_criterion(self):
         """Build the criterion; pass the training class counts where accepted.
 
-        A numpy or list ``criterion__weight`` becomes a float tensor; an
-        instance given as ``criterion`` is deep-copied, so callbacks that
-        change its weights (:class:`~ltsk.nets.DeferredReweighting`) never
-        modify the user's object.
+        A ``criterion__weight`` (numpy array, list or tensor) becomes a tensor
+        of torch's default float dtype; it, or the ``weight`` of a criterion
+        instance, must hold one finite, non-negative weight per class, not all
+        zero. An instance given as ``criterion`` is deep-copied, so callbacks
+        that change its weights (:class:`~ltsk.nets.DeferredReweighting`)
+        never modify the user's object.
         """
         kwargs = self.get_params_for("criterion")
+        _refuse_instance_params(self.criterion, "criterion", kwargs)
         if (
             isinstance(self.criterion, type)
             and "class_counts" not in kwargs
@@ -661,19 +805,20 @@ class LongTailNetClassifier(NeuralNetClassifier):
             and _takes_class_counts(self.criterion)
         ):
             kwargs["class_counts"] = self.class_counts_.copy()
-        if isinstance(kwargs.get("weight"), np.ndarray | list | tuple):
-            try:
-                weight = np.asarray(kwargs["weight"], dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(
-                    "criterion__weight must be an array-like of numbers, one per "
-                    f"class, got {kwargs['weight']!r}."
-                ) from exc
-            kwargs["weight"] = torch.as_tensor(weight, dtype=torch.get_default_dtype())
+        if isinstance(kwargs.get("weight"), np.ndarray | list | tuple | torch.Tensor):
+            kwargs["weight"] = _class_weight_tensor(
+                kwargs["weight"], len(self.classes_), "criterion__weight"
+            )
         criterion = self.criterion
-        if isinstance(criterion, nn.Module) and not kwargs:
-            criterion = copy.deepcopy(criterion)
-        self.criterion_ = self.initialized_instance(criterion, kwargs)
+        if isinstance(criterion, nn.Module):
+            self.criterion_ = copy.deepcopy(criterion)
+        else:
+            self.criterion_ = criterion(**kwargs)
+        weight = getattr(self.criterion_, "weight", None)
+        if "weight" not in kwargs and isinstance(weight, torch.Tensor):
+            _class_weight_tensor(
+                weight, len(self.classes_), f"{type(self.criterion_).__name__}.weight"
+            )
         return self
 
     # ------------------------------------------------------------------ #
@@ -697,11 +842,13 @@ class LongTailNetClassifier(NeuralNetClassifier):
             Labels of any type; optional when ``X`` is a dataset.
         **fit_params : dict
             Passed to skorch (forward / train_split parameters).
+            ``sample_weight`` is not supported and raises a ``TypeError``.
 
         Returns
         -------
         self : LongTailNetClassifier
         """
+        _refuse_sample_weight(type(self).__name__, fit_params)
         reset = not (self.warm_start and self.initialized_)
         X, y = self._prepare_fit(X, y, reset=reset)
         with self._seeded():
@@ -715,23 +862,29 @@ class LongTailNetClassifier(NeuralNetClassifier):
         """Train for ``max_epochs`` more epochs without re-initialising.
 
         The first call initialises the net like :meth:`fit`; later calls keep
-        ``classes_`` and ``class_counts_`` and reject unknown labels.
+        ``classes_`` and ``class_counts_`` (the counts of the first call) and
+        reject unknown labels.
 
         Parameters
         ----------
         X : array-like or torch Dataset
         y : array-like of shape (n_samples,), default=None
-        classes : ignored
-            The label set comes from the first call (or the ``classes``
-            parameter).
+        classes : array-like of shape (n_classes,), default=None
+            All the labels, as in scikit-learn's ``partial_fit``: fixes
+            ``classes_`` at the first call, so its ``y`` may lack some of them
+            (or hold a single class); must agree with the ``classes``
+            parameter when both are set, and with ``classes_`` at later
+            calls. ``None`` takes the ``classes`` parameter, else the labels
+            of the first call's ``y``.
         **fit_params : dict
 
         Returns
         -------
         self : LongTailNetClassifier
         """
+        _refuse_sample_weight(type(self).__name__, fit_params)
         reset = not self.initialized_
-        X, y = self._prepare_fit(X, y, reset=reset)
+        X, y = self._prepare_fit(X, y, reset=reset, classes=classes)
         with self._seeded():
             NeuralNet.partial_fit(self, X, y, **fit_params)
         return self
@@ -747,6 +900,26 @@ class LongTailNetClassifier(NeuralNetClassifier):
                 y_t = None if y is None else torch.as_tensor(np.asarray(y))
                 return ArrayDataset(X_t, y_t)
         return super().get_dataset(X, y)
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """skorch's split; warns when a class of the data is only in the
+        validation part, where the net would never train on it."""
+        dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        if dataset_valid is not None:
+            missing = np.setdiff1d(
+                dataset_labels(dataset_valid), dataset_labels(dataset_train)
+            )
+            if missing.size:
+                warnings.warn(
+                    f"train_split put every sample of the classes "
+                    f"{self.classes_[missing].tolist()} in the validation part: "
+                    "the net never trains on them. Use a stratified split, e.g. "
+                    "skorch.dataset.ValidSplit(5, stratified=True), when every "
+                    "class has enough samples, or train_split=None.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        return dataset_train, dataset_valid
 
     def get_iterator(self, dataset, training=False):
         """DataLoader whose batches follow power-``q`` class sampling in training.
@@ -780,7 +953,7 @@ class LongTailNetClassifier(NeuralNetClassifier):
                 ).draw
             else:
                 draw = partial(torch.randperm, len(dataset), generator=generator)
-        return self._batch_loader(dataset, draw, kwargs, generator)
+        return self._batch_loader(dataset, draw, kwargs, generator, training=training)
 
     def _custom_iterator(self, training: bool, kwargs: dict) -> bool:
         """Whether the user replaced the iterator class or its sampler."""
@@ -790,20 +963,39 @@ class LongTailNetClassifier(NeuralNetClassifier):
         )
 
     def _batch_loader(
-        self, dataset, draw, kwargs: dict, generator: torch.Generator
+        self,
+        dataset,
+        draw,
+        kwargs: dict,
+        generator: torch.Generator,
+        *,
+        training: bool = True,
     ) -> DataLoader:
         """DataLoader over ``dataset`` whose epochs follow ``draw``.
 
         ``draw()`` returns the positions in ``dataset`` of one epoch (``None``:
         in order); ``kwargs`` are the iterator's parameters without
         ``shuffle`` and are not modified. Subsets are resolved to their root
-        data set, and an in-memory root is fetched one batch at a time.
+        data set, and an in-memory root is fetched one batch at a time. In
+        ``training``, when the module has BatchNorm layers, a last batch of
+        a single sample joins the previous batch: BatchNorm cannot normalise
+        one sample in train mode.
         """
         kwargs = dict(kwargs)
         batch_size = kwargs.pop("batch_size", self.batch_size)
         if batch_size == -1:
             batch_size = len(dataset)
         drop_last = kwargs.pop("drop_last", False)
+        batch_norm = training and any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm)
+            for m in self.module_.modules()
+        )
+        if batch_norm and batch_size == 1:
+            raise ValueError(
+                "batch_size=1 cannot train a module with BatchNorm layers, which "
+                "need more than one sample per training batch; use a larger "
+                "batch_size."
+            )
         root, indices = resolve_subsets(dataset)
         batched = isinstance(root, ArrayDataset)
         batch_sampler = EpochBatchSampler(
@@ -813,15 +1005,33 @@ class LongTailNetClassifier(NeuralNetClassifier):
             indices,
             as_list=not batched,
             drop_last=drop_last,
+            merge_single=batch_norm,
         )
         if batched:
             kwargs["collate_fn"] = pass_through
         kwargs.setdefault("generator", generator)
         return DataLoader(root, batch_sampler=batch_sampler, **kwargs)
 
-    def _progressive_epoch(self) -> int:
-        """t of the progressive schedule: the running epoch's index, capped at T."""
-        return min(max(len(self.history) - 1, 0), max(self.max_epochs, 1))
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Record T of ``q="progressive"`` in the new epoch's history row."""
+        super().on_epoch_begin(
+            net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
+        )
+        if self.q == "progressive":
+            self.history.record("progressive_epochs", self._progressive_total())
+
+    def _progressive_total(self) -> int:
+        """T of the progressive schedule for the epoch that begins.
+
+        ``progressive_epochs`` when set, else the T of the previous epoch in
+        the history (warm starts, ``partial_fit`` and a history restored by
+        ``LoadInitState`` continue one schedule), else ``max_epochs``.
+        """
+        if self.progressive_epochs is not None:
+            return self.progressive_epochs
+        if len(self.history) > 1 and "progressive_epochs" in self.history[-2]:
+            return self.history[-2, "progressive_epochs"]
+        return max(self.max_epochs, 1)
 
     def _progressive_draw(self, labels: np.ndarray, generator: torch.Generator):
         """Per-epoch draw of progressively-balanced sampling.
@@ -833,8 +1043,9 @@ class LongTailNetClassifier(NeuralNetClassifier):
         _, counts = np.unique(labels, return_counts=True)
 
         def draw() -> torch.Tensor:
+            total = self.history[-1, "progressive_epochs"]
             probabilities = progressive_sampling_probabilities(
-                counts, self._progressive_epoch(), max(self.max_epochs, 1)
+                counts, min(len(self.history) - 1, total), total
             )
             sampler = ClassAwareSampler(
                 labels, class_probabilities=probabilities, generator=generator
@@ -842,6 +1053,26 @@ class LongTailNetClassifier(NeuralNetClassifier):
             return sampler.draw()
 
         return draw
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Stop with an error once a training batch's loss is not finite."""
+        super().on_epoch_end(
+            net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
+        )
+        losses = [
+            batch["train_loss"]
+            for batch in self.history[-1].get("batches", [])
+            if "train_loss" in batch
+        ]
+        diverged = [loss for loss in losses if not np.isfinite(loss)]
+        if diverged:
+            raise FloatingPointError(
+                f"Training diverged: a training loss of epoch {len(self.history) - 1} "
+                f"is not finite ({diverged[0]}), so the weights are no longer finite "
+                "either. The learning rate "
+                f"lr={self.lr} is likely too high; lower it, or clip gradients "
+                "with skorch.callbacks.GradientNormClipping, and fit again."
+            )
 
     def train_step_single(self, batch, **fit_params):
         """One optimisation step; augments image batches when ``augment=True``
