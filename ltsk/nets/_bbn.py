@@ -310,15 +310,16 @@ class BBNClassifier(LongTailNetClassifier):
     backbone, the branches here are small modules on its output features
     (``branch``); to follow the paper with a ResNet, pass the backbone
     without its last block as ``module`` and that block (plus pooling and
-    flattening) as ``branch``.
+    flattening) as ``branch``. The classifier is linear with a bias, as in
+    the official configurations.
 
     Each training step runs the backbone on the two batches one after the
     other, as the official code does: BatchNorm normalises each batch with
     its own statistics and updates its running statistics with both. The
     official loader drops the last incomplete batch;
     ``iterator_train__drop_last=True`` does the same here (both samplers).
-    Other skorch callbacks
-    receive the paired batch ``((X_c, X_r), (y_c, y_r))`` during training.
+    Other skorch callbacks receive the paired batch
+    ``((X_c, X_r), (y_c, y_r))`` during training.
 
     References
     ----------
