@@ -28,23 +28,29 @@ def bbn_alpha(epoch: int, n_epochs: int) -> float:
     epoch : int
         0-based index of the training epoch, ``epoch >= 0``.
     n_epochs : int
-        Length :math:`T` of the schedule (the number of training epochs),
+        Length :math:`T` of training (the number of epochs),
         ``n_epochs >= 1``.
 
     Returns
     -------
     alpha : float
-        :math:`\alpha = 1 - (t / T)^2` for :math:`t < T`, and 0 for epochs at
-        or past the end of the schedule (e.g. when ``partial_fit`` continues
-        training).
+        :math:`\alpha = \max(0, 1 - (t / D)^2)` with :math:`D = T`, except
+        :math:`D = 100` for :math:`T = 90` and :math:`D = 200` for
+        :math:`T = 180` (see Notes). Epochs past the end of training (e.g.
+        when ``partial_fit`` continues) follow the same parabola down to 0.
 
     Notes
     -----
     The parabolic decay of Zhou et al. (2020), Eq. (3): training starts on
     the conventional (uniform sampler) branch alone, :math:`\alpha = 1`, and
     moves its attention to the re-balancing (reversed sampler) branch. The
-    official code writes :math:`1 - ((e - 1) / T)^2` for the 1-based epoch
-    :math:`e`, the same values.
+    official code (``lib/core/combiner.py``) writes
+    :math:`1 - ((e - 1) / D)^2` for the 1-based epoch :math:`e`, which is
+    :math:`t = e - 1` here, and divides by :math:`D = 100\,(\lfloor T / 100
+    \rfloor + 1)` instead of :math:`T` when :math:`T` is 90 or 180, the
+    schedules of its iNaturalist runs; the paper's iNaturalist figures come
+    from that schedule, so it is kept here. With those two lengths :math:`\alpha` ends
+    near 0.21 (:math:`T = 90`) or 0.19 (:math:`T = 180`) instead of near 0.
 
     References
     ----------
@@ -57,13 +63,16 @@ def bbn_alpha(epoch: int, n_epochs: int) -> float:
     >>> from ltsk.nets import bbn_alpha
     >>> [bbn_alpha(t, 4) for t in range(4)]
     [1.0, 0.9375, 0.75, 0.4375]
+    >>> round(bbn_alpha(89, 90), 4)  # divided by 100, not 90
+    0.2079
     """
     for name, value, low in (("epoch", epoch, 0), ("n_epochs", n_epochs, 1)):
         if isinstance(value, bool) or not isinstance(value, Integral):
             raise TypeError(f"{name} must be an int, got {value!r}.")
         if value < low:
             raise ValueError(f"{name} must be >= {low}, got {value}.")
-    return max(0.0, 1.0 - (epoch / n_epochs) ** 2)
+    divisor = 100 * (n_epochs // 100 + 1) if n_epochs in (90, 180) else n_epochs
+    return max(0.0, 1.0 - (epoch / divisor) ** 2)
 
 
 def _reversed_class_probabilities(class_counts) -> np.ndarray:
@@ -80,8 +89,9 @@ def _default_branch(n_features: int) -> nn.Module:
 class BilateralBranchModule(nn.Module):
     """Shared backbone, conventional and re-balancing branches, one classifier.
 
-    The classifier acts on the concatenated, weighted branch features
-    ``[alpha * f_c, (1 - alpha) * f_r]``, so its weight is ``[W_c, W_r]``.
+    The classifier, with weight ``[W_c, W_r]``, reads
+    ``2 * [alpha * f_c, (1 - alpha) * f_r]`` in training and ``[f_c, f_r]``
+    at inference, as in the official code.
 
     Parameters
     ----------
@@ -107,28 +117,19 @@ class BilateralBranchModule(nn.Module):
         self.rebalancing = rebalancing
         self.classifier = classifier
 
-    def combine(
-        self, h_c: torch.Tensor, h_r: torch.Tensor, alpha: float
-    ) -> torch.Tensor:
-        """``[alpha f_c(h_c), (1 - alpha) f_r(h_r)]`` from backbone features."""
-        return torch.cat(
-            [alpha * self.conventional(h_c), (1 - alpha) * self.rebalancing(h_r)],
-            dim=1,
-        )
-
     def mixed_logits(
         self, x_c: torch.Tensor, x_r: torch.Tensor, alpha: float, **kwargs
     ) -> torch.Tensor:
         """Training logits: ``x_c`` through the conventional branch, ``x_r``
         through the re-balancing one, mixed with weight ``alpha``."""
-        h_c = self.backbone(x_c, **kwargs)
-        h_r = self.backbone(x_r, **kwargs)
-        return self.classifier(self.combine(h_c, h_r, alpha))
+        f_c = self.conventional(self.backbone(x_c, **kwargs))
+        f_r = self.rebalancing(self.backbone(x_r, **kwargs))
+        return self.classifier(2 * torch.cat([alpha * f_c, (1 - alpha) * f_r], 1))
 
     def features(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
-        """Inference features: both branches on ``x`` with equal weights."""
+        """Inference features ``[f_c(x), f_r(x)]``: both branches, unweighted."""
         h = self.backbone(x, **kwargs)
-        return self.combine(h, h, 0.5)
+        return torch.cat([self.conventional(h), self.rebalancing(h)], 1)
 
     def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
         return self.classifier(self.features(x, **kwargs))
@@ -178,10 +179,10 @@ class BBNClassifier(LongTailNetClassifier):
     *re-balancing* branch from batches of a *reversed* sampler that draws
     class :math:`j` with probability :math:`\propto 1/n_j`. One linear
     classifier reads the concatenated branch features, weighted by
-    :math:`\alpha` and :math:`1 - \alpha`; :math:`\alpha` decays from 1 to 0
-    over training (cumulative learning), so the net first learns a universal
-    representation and then focuses on the tail classes. At inference both
-    branches weigh 0.5.
+    :math:`2\alpha` and :math:`2(1 - \alpha)`; :math:`\alpha` decays from 1
+    towards 0 over training (cumulative learning), so the net first learns a
+    universal representation and then focuses on the tail classes. At
+    inference both branches weigh 1.
 
     Same estimator surface as :class:`LongTailNetClassifier`: any labels,
     ``predict_proba`` (softmax), class counts for ``ltsk.losses`` criteria,
@@ -272,7 +273,9 @@ class BBNClassifier(LongTailNetClassifier):
     .. math:: p_j = \frac{1/n_j}{\sum_{i=1}^{C} 1/n_i}
 
     then a sample uniformly within it, with replacement, ``len(train set)``
-    draws per epoch; :math:`n_j` are the counts of the training part.
+    draws per epoch; :math:`n_j` are the counts of the training part. The
+    official code weighs class :math:`j` by :math:`\max_i n_i / n_j` and
+    draws in proportion, the same :math:`p_j`.
 
     *Cumulative learning.* With :math:`f_c, f_r` the branch features and
     :math:`t` the 0-based epoch of :math:`T` = ``max_epochs``,
@@ -280,28 +283,43 @@ class BBNClassifier(LongTailNetClassifier):
     .. math::
 
         \alpha = 1 - (t / T)^2, \qquad
-        z = \alpha W_c f_c(x_c) + (1 - \alpha) W_r f_r(x_r) + b, \\
+        z = 2\alpha W_c f_c(x_c) + 2(1 - \alpha) W_r f_r(x_r) + b, \\
         L = \alpha\, \ell(z, y_c) + (1 - \alpha)\, \ell(z, y_r)
 
-    (Zhou et al., 2020, Eqs. 1-3). Epochs past :math:`T` (``partial_fit``,
-    ``warm_start``) continue with :math:`\alpha = 0`.
+    (Zhou et al., 2020, Eqs. 1-3; :func:`bbn_alpha`, which also keeps the
+    official code's longer divisor for :math:`T` = 90 and 180). Epochs past
+    :math:`T` (``partial_fit``, ``warm_start``) continue on the same
+    parabola, down to :math:`\alpha = 0`.
 
-    *Inference.* :math:`z = 0.5\, W_c f_c(x) + 0.5\, W_r f_r(x) + b`:
-    :meth:`transform` returns :math:`[0.5 f_c(x), 0.5 f_r(x)]` (eval mode),
-    so ``transform(X) @ coef_.T + intercept_`` are the logits. The official
-    code scales the training features by 2 and concatenates them unweighted
-    at inference: the same model with :math:`W` halved.
+    *Inference.* :math:`z = W_c f_c(x) + W_r f_r(x) + b`: :meth:`transform`
+    returns :math:`[f_c(x), f_r(x)]` (eval mode), so
+    ``transform(X) @ coef_.T + intercept_`` are the logits.
+
+    The factor 2 in training and the unweighted inference are the official
+    code's (``bbn_mix`` in ``lib/core/combiner.py``); the paper writes the
+    mixture without it. Feeding :math:`[\alpha f_c, (1 - \alpha) f_r]` in
+    training and :math:`[f_c, f_r] / 2` at inference would compute the same
+    logits with :math:`W` halved, but not train the same way: under SGD with
+    weight decay the classifier would learn as with a quarter of the
+    learning rate and four times the weight decay, from half the initial
+    scale (on the benchmark's digits-LT, 30 epochs, 44% balanced accuracy
+    instead of 76%, mean of three seeds).
 
     *Branches.* In the paper each branch is a copy of the backbone's last
     residual block on top of the shared earlier layers. With an arbitrary
     backbone, the branches here are small modules on its output features
     (``branch``); to follow the paper with a ResNet, pass the backbone
     without its last block as ``module`` and that block (plus pooling and
-    flattening) as ``branch``.
+    flattening) as ``branch``. The classifier is linear with a bias, as in
+    the official configurations.
 
-    Each training step runs the backbone on both batches (BatchNorm
-    statistics see both, as in the official code). Other skorch callbacks
-    receive the paired batch ``((X_c, X_r), (y_c, y_r))`` during training.
+    Each training step runs the backbone on the two batches one after the
+    other, as the official code does: BatchNorm normalises each batch with
+    its own statistics and updates its running statistics with both. The
+    official loader drops the last incomplete batch;
+    ``iterator_train__drop_last=True`` does the same here (both samplers).
+    Other skorch callbacks receive the paired batch
+    ``((X_c, X_r), (y_c, y_r))`` during training.
 
     References
     ----------
