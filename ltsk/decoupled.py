@@ -121,13 +121,17 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``(n_classes, n_features_out)`` / ``(n_classes,)`` (a fitted ltsk net
         has), they are passed to the head's ``fit`` as the joint classifier.
         When it has ``classes_`` (a classifier), that is the class set.
+        Being frozen, its parameters cannot be set through this estimator:
+        ``set_params(extractor__<name>=...)`` raises a ValueError.
     head : estimator or {"crt", "ncm", "tau_norm", "lws", "logit_adjust"}, \
             default="crt"
         The stage-2 classifier: an ltsk head (:class:`~ltsk.CRTHead`,
         :class:`~ltsk.NCMHead`, :class:`~ltsk.TauNormHead`,
         :class:`~ltsk.LWSHead`, :class:`~ltsk.LogitAdjustedHead`), a shorthand
         string for one of them with default parameters, or any scikit-learn
-        classifier. It is cloned before fitting.
+        classifier. It is cloned before fitting. Its parameters are nested
+        (``head__tau``); setting one on a shorthand string replaces the string
+        by an instance of its class.
     memory : str, path-like, joblib.Memory or None, default=None
         Caches ``extractor.transform`` like ``Pipeline(memory=...)``: a path to
         a cache directory or a :class:`joblib.Memory`. In a grid search over
