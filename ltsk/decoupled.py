@@ -4,6 +4,7 @@ import hashlib
 import inspect
 import os
 import pickle
+from collections.abc import Mapping
 from typing import ClassVar
 
 import joblib
@@ -12,12 +13,20 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.base import _fit_context as fit_context
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    _num_samples,
     check_is_fitted,
     check_memory,
     column_or_1d,
+    has_fit_parameter,
     validate_data,
 )
 
@@ -71,6 +80,18 @@ def _fingerprint(X):
     return joblib.hash(X)
 
 
+def _num_inputs(X):
+    """Number of samples in the extractor's input, or None when it has no length."""
+    if isinstance(X, Mapping):
+        # skorch nets take a dict of equally long arrays
+        lengths = {_num_samples(value) for value in X.values()}
+        return lengths.pop() if len(lengths) == 1 else None
+    try:
+        return _num_samples(X)
+    except TypeError:
+        return None
+
+
 def _head_has(method):
     def check(self):
         head = self.head_ if hasattr(self, "head_") else self._make_head()
@@ -100,13 +121,17 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``(n_classes, n_features_out)`` / ``(n_classes,)`` (a fitted ltsk net
         has), they are passed to the head's ``fit`` as the joint classifier.
         When it has ``classes_`` (a classifier), that is the class set.
+        Being frozen, its parameters cannot be set through this estimator:
+        ``set_params(extractor__<name>=...)`` raises a ValueError.
     head : estimator or {"crt", "ncm", "tau_norm", "lws", "logit_adjust"}, \
             default="crt"
         The stage-2 classifier: an ltsk head (:class:`~ltsk.CRTHead`,
         :class:`~ltsk.NCMHead`, :class:`~ltsk.TauNormHead`,
         :class:`~ltsk.LWSHead`, :class:`~ltsk.LogitAdjustedHead`), a shorthand
         string for one of them with default parameters, or any scikit-learn
-        classifier. It is cloned before fitting.
+        classifier. It is cloned before fitting. Its parameters are nested
+        (``head__tau``); setting one on a shorthand string replaces the string
+        by an instance of its class.
     memory : str, path-like, joblib.Memory or None, default=None
         Caches ``extractor.transform`` like ``Pipeline(memory=...)``: a path to
         a cache directory or a :class:`joblib.Memory`. In a grid search over
@@ -178,10 +203,95 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         )
         return type(self)(**params)
 
+    def get_params(self, deep=True):
+        """Get the parameters of this estimator.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            If True, also return the head's parameters as ``head__<name>``
+            (those of the default instance a shorthand string stands for). The
+            extractor's parameters are not listed: it is frozen.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = super().get_params(deep=False)
+        head = self.head
+        if deep and isinstance(head, str) and head in _HEAD_NAMES:
+            head = _head_factories()[head]()
+        if deep and hasattr(head, "get_params"):
+            params.update(
+                (f"head__{key}", value) for key, value in head.get_params().items()
+            )
+        return params
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        ``head__<name>`` sets a parameter of the head; a shorthand string head
+        is first replaced by an instance of its class. The extractor is frozen:
+        ``extractor=...`` replaces it, but ``extractor__<name>`` is refused.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : DecoupledClassifier
+            This estimator.
+
+        Raises
+        ------
+        ValueError
+            For an ``extractor__<name>`` parameter.
+        """
+        frozen = sorted(key for key in params if key.startswith("extractor__"))
+        if frozen:
+            raise ValueError(
+                f"Cannot set {', '.join(frozen)}: the extractor is frozen, "
+                "DecoupledClassifier never refits it, so its parameters would "
+                "change nothing but your fitted object. To tune the extractor (a "
+                "net's q, max_epochs, ...), search over it on its own, e.g. "
+                "GridSearchCV(net, {'q': [0, 1]}), and pass the fitted best "
+                "estimator as extractor; or search over a Pipeline that refits it "
+                "per candidate, make_pipeline(net, head)."
+            )
+        head = params.get("head", self.head)
+        if isinstance(head, str) and any(key.startswith("head__") for key in params):
+            if head not in _HEAD_NAMES:
+                raise ValueError(
+                    f"Cannot set head parameters of head={head!r}: the shorthand "
+                    f"names are {list(_HEAD_NAMES)}; or pass a head instance."
+                )
+            params["head"] = _head_factories()[head]()
+        return super().set_params(**params)
+
     def _make_head(self):
         if isinstance(self.head, str):
             return _head_factories()[self.head]()
         return clone(self.head)
+
+    def get_metadata_routing(self):
+        """Get the metadata routing of this estimator.
+
+        ``fit`` routes its metadata (``sample_weight``) to ``head.fit``; the
+        head states what it requests (e.g.
+        ``CRTHead().set_fit_request(sample_weight=True)``).
+
+        Returns
+        -------
+        routing : sklearn.utils.metadata_routing.MetadataRouter
+            The routing information.
+        """
+        return MetadataRouter(owner=self).add(
+            head=self._make_head(),
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
 
     def _features(self, X, *, reset):
         if self.extractor is None:
@@ -204,6 +314,12 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(
                 "extractor.transform must return a 2-D feature matrix, got shape "
                 f"{features.shape}."
+            )
+        n_inputs = _num_inputs(X)
+        if n_inputs is not None and features.shape[0] != n_inputs:
+            raise ValueError(
+                f"extractor.transform returned {features.shape[0]} rows of features "
+                f"for {n_inputs} input samples; it must return one row per sample."
             )
         return features
 
@@ -235,7 +351,7 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return coef, intercept
 
     @fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Extract features with the frozen extractor and fit the head on them.
 
         Parameters
@@ -245,6 +361,12 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Class labels (any label type). With a classifier extractor, every
             label must be one of its ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the training samples, passed to ``head.fit``. The head's
+            ``fit`` must accept ``sample_weight``. With
+            ``sklearn.set_config(enable_metadata_routing=True)`` it is routed
+            instead: the head must request it (``set_fit_request``), which a
+            shorthand string head cannot, so pass an instance.
 
         Returns
         -------
@@ -277,7 +399,20 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"and {y.shape[0]}."
             )
         head = self._make_head()
-        fit_params = {}
+        if _routing_enabled():
+            fit_params = process_routing(
+                self, "fit", sample_weight=sample_weight
+            ).head.fit
+        elif sample_weight is None:
+            fit_params = {}
+        elif has_fit_parameter(head, "sample_weight"):
+            fit_params = {"sample_weight": sample_weight}
+        else:
+            raise ValueError(
+                f"sample_weight was given but the head {type(head).__name__} does "
+                "not support it: its fit has no sample_weight parameter. Use a head "
+                "that accepts sample weights, or fit without them."
+            )
         accepted = inspect.signature(head.fit).parameters
         if extractor_classes is not None and "classes" in accepted:
             fit_params["classes"] = self.classes_

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import sklearn
 from joblib import Memory
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.decomposition import PCA
@@ -7,7 +8,8 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -274,3 +276,145 @@ def test_head_hyperparameters_are_nested(pca):
     clf = DecoupledClassifier(pca, CRTHead())
     clf.set_params(head__q=0.5, head__gamma=1.0)
     assert clf.head.q == 0.5 and clf.head.gamma == 1.0
+
+
+def test_extractor_parameters_are_refused_and_the_extractor_untouched(digits, pca):
+    X_train, _, y_train, _ = digits
+    before = pca.get_params()
+    search = GridSearchCV(
+        DecoupledClassifier(pca, "crt"), {"extractor__n_components": [2, 5]}, cv=3
+    )
+    with pytest.raises(ValueError, match=r"extractor__n_components.*frozen"):
+        search.fit(X_train, y_train)
+    with pytest.raises(ValueError, match=r"extractor__n_components.*GridSearchCV"):
+        DecoupledClassifier(pca).set_params(extractor__n_components=2)
+    assert pca.get_params() == before
+    # Replacing the whole extractor is still allowed.
+    other = PCA(n_components=5).fit(X_train)
+    assert DecoupledClassifier(pca).set_params(extractor=other).extractor is other
+
+
+def test_fitted_net_extractor_is_never_mutated(digits):
+    from ltsk import LongTailNetClassifier
+    from ltsk.nets import MLP
+
+    X_train, _, y_train, _ = digits
+    net = LongTailNetClassifier(
+        MLP, module__hidden_units=(4,), max_epochs=1, q=1.0, random_state=0
+    ).fit(X_train[:40].astype(np.float32), y_train[:40])
+    clf = DecoupledClassifier(net, "tau_norm")
+    with pytest.raises(ValueError, match=r"extractor__max_epochs, extractor__q"):
+        clf.set_params(extractor__q=0.0, extractor__max_epochs=50)
+    assert (net.q, net.max_epochs) == (1.0, 1)
+
+
+def test_deep_params_round_trip_without_the_extractor(pca):
+    clf = DecoupledClassifier(pca, TauNormHead(tau=0.3))
+    params = clf.get_params(deep=True)
+    assert params["head__tau"] == 0.3
+    assert not any(key.startswith("extractor__") for key in params)
+    clf.set_params(**params)
+    assert clf.head.tau == 0.3 and clf.extractor is pca
+
+
+class RowDropper(CountingExtractor):
+    """Returns one row less than asked for, except on the training data."""
+
+    def fit(self, X, y=None):
+        self.n_fit_ = len(X)
+        return super().fit(X, y)
+
+    def transform(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        return X if len(X) == self.n_fit_ else X[:-1]
+
+
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "predict_log_proba", "decision_function"]
+)
+def test_extractor_rows_are_checked_at_predict(digits, method):
+    X_train, X_test, y_train, _ = digits
+    clf = DecoupledClassifier(RowDropper().fit(X_train), "tau_norm")
+    clf.fit(X_train, y_train)
+    with pytest.raises(ValueError, match=r"returned 59 rows of features for 60 input"):
+        getattr(clf, method)(X_test[:60])
+
+
+@pytest.mark.parametrize(
+    "head, param, default", [("tau_norm", "tau", 1.0), ("crt", "q", 0.0)]
+)
+def test_shorthand_head_exposes_its_parameters(head, param, default):
+    params = DecoupledClassifier(None, head).get_params(deep=True)
+    assert params[f"head__{param}"] == default
+    clf = DecoupledClassifier(None, head).set_params(**{f"head__{param}": 0.5})
+    assert type(clf.head).__name__ == type(clf._make_head()).__name__
+    assert getattr(clf.head, param) == 0.5
+
+
+def test_grid_search_over_a_shorthand_head(digits, pca):
+    X_train, _, y_train, _ = digits
+    taus = [0.0, 1.0]
+    search = GridSearchCV(
+        DecoupledClassifier(pca, "tau_norm"), {"head__tau": taus}, cv=3
+    ).fit(X_train, y_train)
+    expected = [
+        cross_val_score(
+            DecoupledClassifier(pca, TauNormHead(tau=t)), X_train, y_train, cv=3
+        ).mean()
+        for t in taus
+    ]
+    assert expected[0] != expected[1]
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"], expected)
+    assert search.best_estimator_.head.tau == taus[int(np.argmax(expected))]
+
+
+def test_head_parameters_of_an_unknown_shorthand_are_an_error():
+    with pytest.raises(ValueError, match=r"head='svm'.*shorthand"):
+        DecoupledClassifier(None, "svm").set_params(head__tau=0.5)
+
+
+def _weights(y):
+    return np.arange(len(y)) % 3 + 1.0
+
+
+@pytest.fixture(scope="module")
+def scaled(digits):
+    """Standardised features, on which LogisticRegression converges fast."""
+    return make_pipeline(PCA(n_components=10, random_state=0), StandardScaler()).fit(
+        digits[0]
+    )
+
+
+def test_sample_weight_reaches_the_head(digits, scaled):
+    X_train, _, y_train, _ = digits
+    w = _weights(y_train)
+    head = LogisticRegression(max_iter=500)
+    clf = DecoupledClassifier(scaled, head).fit(X_train, y_train, sample_weight=w)
+    F = scaled.transform(X_train)
+    weighted = clone(head).fit(F, y_train, sample_weight=w)
+    plain = clone(head).fit(F, y_train)
+    np.testing.assert_allclose(clf.head_.coef_, weighted.coef_)
+    assert not np.allclose(clf.head_.coef_, plain.coef_)
+
+
+def test_sample_weight_for_a_head_without_it_is_an_error(digits, scaled):
+    X_train, _, y_train, _ = digits
+    clf = DecoupledClassifier(scaled, KNeighborsClassifier())
+    with pytest.raises(ValueError, match=r"KNeighborsClassifier does not support"):
+        clf.fit(X_train, y_train, sample_weight=_weights(y_train))
+
+
+def test_sample_weight_is_routed_through_a_grid_search(digits, scaled):
+    X_train, _, y_train, _ = digits
+    w = _weights(y_train)
+    with sklearn.config_context(enable_metadata_routing=True):
+        head = LogisticRegression(max_iter=500).set_fit_request(sample_weight=True)
+        search = GridSearchCV(
+            DecoupledClassifier(scaled, head), {"head__C": [0.01, 1.0]}, cv=2
+        ).fit(X_train, y_train, sample_weight=w)
+        best = LogisticRegression(max_iter=500, C=search.best_params_["head__C"])
+        expected = best.fit(scaled.transform(X_train), y_train, sample_weight=w)
+        np.testing.assert_allclose(search.best_estimator_.head_.coef_, expected.coef_)
+        unrouted = DecoupledClassifier(scaled, KNeighborsClassifier())
+        with pytest.raises(TypeError, match=r"\{'sample_weight'\}.* not routed"):
+            unrouted.fit(X_train, y_train, sample_weight=w)

@@ -1,12 +1,23 @@
 """Digits-LT: a small offline long-tailed benchmark from scikit-learn's digits."""
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
 
-from ltsk.datasets._profiles import _check_int, make_long_tailed
+from ltsk.datasets._profiles import PROFILE_CONSTRAINTS, make_long_tailed
 
 
+@validate_params(
+    {
+        "imbalance_ratio": PROFILE_CONSTRAINTS["imbalance_ratio"],
+        "test_size_per_class": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_digits_lt(*, imbalance_ratio=20, test_size_per_class=50, random_state=0):
     """Load a long-tailed split of scikit-learn's bundled handwritten digits.
 
@@ -65,7 +76,6 @@ def load_digits_lt(*, imbalance_ratio=20, test_size_per_class=50, random_state=0
     X, y = load_digits(return_X_y=True)
     y = y.astype(np.int64)
     sizes = np.bincount(y)
-    test_size_per_class = _check_int(test_size_per_class, "test_size_per_class", 1)
     if test_size_per_class >= sizes.min():
         raise ValueError(
             f"test_size_per_class={test_size_per_class} leaves no training image "

@@ -3,9 +3,16 @@
 import os
 from pathlib import Path
 
+from sklearn.utils._param_validation import StrOptions, validate_params
+
 DATA_ENV = "LTSK_DATA"
 
+# Shared by the loaders, so that the same mistake is worded the same way.
+DATA_HOME = [str, os.PathLike, None]
+SUBSET = [StrOptions({"train", "test"})]
 
+
+@validate_params({"data_home": DATA_HOME}, prefer_skip_nested_validation=True)
 def get_data_home(data_home=None) -> Path:
     """Return the directory the loaders read from.
 

@@ -1,9 +1,10 @@
 """Long-tailed class-size profiles and subsampling a data set to one."""
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 PROFILES = ("exponential", "step")
@@ -13,27 +14,12 @@ PROFILES = ("exponential", "step")
 # to an integer counts as that integer before flooring.
 _REL_TOL = 1e-9
 
-
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def _check_imbalance_ratio(imbalance_ratio):
-    if isinstance(imbalance_ratio, bool) or not isinstance(
-        imbalance_ratio, numbers.Real
-    ):
-        raise TypeError(
-            f"imbalance_ratio must be a real number >= 1, got {imbalance_ratio!r}."
-        )
-    if not np.isfinite(imbalance_ratio) or imbalance_ratio < 1:
-        raise ValueError(
-            f"imbalance_ratio must be a finite number >= 1, got {imbalance_ratio!r}."
-        )
-    return float(imbalance_ratio)
+# Shared by every function that takes these parameters, so that the same
+# mistake is worded the same way on every path.
+PROFILE_CONSTRAINTS = {
+    "imbalance_ratio": [Interval(Real, 1, None, closed="left")],
+    "profile": [StrOptions(set(PROFILES))],
+}
 
 
 def _floor(values):
@@ -41,6 +27,14 @@ def _floor(values):
     return np.floor(values * (1.0 + _REL_TOL)).astype(np.int64)
 
 
+@validate_params(
+    {
+        "n_max": [Interval(Integral, 1, None, closed="left")],
+        "n_classes": [Interval(Integral, 1, None, closed="left")],
+        **PROFILE_CONSTRAINTS,
+    },
+    prefer_skip_nested_validation=True,
+)
 def long_tailed_counts(n_max, n_classes, imbalance_ratio, profile="exponential"):
     r"""Per-class sample counts of a long-tailed profile.
 
@@ -102,13 +96,9 @@ def long_tailed_counts(n_max, n_classes, imbalance_ratio, profile="exponential")
     >>> long_tailed_counts(100, 5, 10, profile="step")
     array([100, 100, 100,  10,  10])
     """
-    n_max = _check_int(n_max, "n_max", 1)
-    n_classes = _check_int(n_classes, "n_classes", 1)
-    rho = _check_imbalance_ratio(imbalance_ratio)
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {list(PROFILES)}, got {profile!r}.")
     if n_classes == 1:
         return np.array([n_max], dtype=np.int64)
+    rho = float(imbalance_ratio)
     n_min = _floor(n_max / rho)
     if n_min < 1:
         raise ValueError(
@@ -122,6 +112,17 @@ def long_tailed_counts(n_max, n_classes, imbalance_ratio, profile="exponential")
     return np.where(np.arange(n_classes) < n_head, n_max, n_min).astype(np.int64)
 
 
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "y": ["array-like"],
+        **PROFILE_CONSTRAINTS,
+        "n_max": [Interval(Integral, 1, None, closed="left"), None],
+        "class_order": ["array-like", StrOptions({"shuffle"}), None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_long_tailed(
     X,
     y,
@@ -190,13 +191,8 @@ def make_long_tailed(
     rng = check_random_state(random_state)
     if class_order is None:
         order = np.arange(classes.shape[0])
-    elif isinstance(class_order, str) and class_order == "shuffle":
-        order = rng.permutation(classes.shape[0])
     elif isinstance(class_order, str):
-        raise ValueError(
-            f"class_order must be None, 'shuffle' or an array of labels, got "
-            f"{class_order!r}."
-        )
+        order = rng.permutation(classes.shape[0])
     else:
         given = column_or_1d(class_order).tolist()
         position = {label: j for j, label in enumerate(classes.tolist())}

@@ -1,10 +1,12 @@
 """Readers for the UCI Letter Recognition and Statlog Shuttle files."""
 
 import numpy as np
+from sklearn.utils._param_validation import validate_params
 
-from ltsk.datasets._files import find_file
+from ltsk.datasets._files import DATA_HOME, SUBSET, find_file
 
 
+@validate_params({"data_home": DATA_HOME}, prefer_skip_nested_validation=True)
 def load_letter(data_home=None):
     """Load UCI Letter Recognition from its original CSV file.
 
@@ -80,6 +82,9 @@ def load_letter(data_home=None):
     return np.array(rows, dtype=np.float64), np.array(letters)
 
 
+@validate_params(
+    {"data_home": DATA_HOME, "subset": SUBSET}, prefer_skip_nested_validation=True
+)
 def load_shuttle(data_home=None, *, subset="train"):
     """Load UCI Statlog Shuttle from its original train or test file.
 
@@ -124,8 +129,6 @@ def load_shuttle(data_home=None, *, subset="train"):
     >>> X.shape, y
     ((2, 9), array([4, 1]))
     """
-    if subset not in ("train", "test"):
-        raise ValueError(f"subset must be 'train' or 'test', got {subset!r}.")
     name = "shuttle.trn" if subset == "train" else "shuttle.tst"
     path = find_file(data_home, name, ["uci/shuttle", "shuttle"], "UCI Shuttle")
     try:

@@ -1,13 +1,15 @@
 """Readers for MNIST-style IDX files and the CIFAR python pickles."""
 
 import gzip
+import os
 import pickle
 import struct
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions, validate_params
 
-from ltsk.datasets._files import find_file
+from ltsk.datasets._files import DATA_HOME, SUBSET, find_file
 
 # IDX type byte -> big-endian numpy dtype (LeCun et al., MNIST file format).
 _IDX_DTYPES = {
@@ -25,11 +27,10 @@ _IDX_FILES = {
 }
 
 
-def _check_subset(subset):
-    if subset not in ("train", "test"):
-        raise ValueError(f"subset must be 'train' or 'test', got {subset!r}.")
+_LOADER_CONSTRAINTS = {"data_home": DATA_HOME, "subset": SUBSET}
 
 
+@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
 def load_idx(path):
     """Read an array from an IDX file, gzip-compressed or raw.
 
@@ -114,7 +115,6 @@ def load_idx(path):
 
 
 def _load_idx_pair(data_home, subset, subdirs, dataset):
-    _check_subset(subset)
     arrays = []
     for stem in _IDX_FILES[subset]:
         path = find_file(data_home, [stem + ".gz", stem], subdirs, dataset)
@@ -186,10 +186,12 @@ _MNIST_SUBDIRS = ("mnist", "MNIST/raw")
 _FASHION_SUBDIRS = ("fashion_mnist", "fashion-mnist", "FashionMNIST/raw")
 
 
+@validate_params(_LOADER_CONSTRAINTS, prefer_skip_nested_validation=True)
 def load_mnist(data_home=None, *, subset="train"):
     return _load_idx_pair(data_home, subset, _MNIST_SUBDIRS, "MNIST")
 
 
+@validate_params(_LOADER_CONSTRAINTS, prefer_skip_nested_validation=True)
 def load_fashion_mnist(data_home=None, *, subset="train"):
     return _load_idx_pair(data_home, subset, _FASHION_SUBDIRS, "Fashion-MNIST")
 
@@ -248,6 +250,7 @@ def _load_cifar(data_home, names, subdir, dataset, label_key):
     return X, y
 
 
+@validate_params(_LOADER_CONSTRAINTS, prefer_skip_nested_validation=True)
 def load_cifar10(data_home=None, *, subset="train"):
     """Load CIFAR-10 from the original python pickles in a local directory.
 
@@ -290,7 +293,6 @@ def load_cifar10(data_home=None, *, subset="train"):
     >>> X.shape  # doctest: +SKIP
     (50000, 3, 32, 32)
     """
-    _check_subset(subset)
     names = (
         [f"data_batch_{i}" for i in range(1, 6)]
         if subset == "train"
@@ -299,6 +301,10 @@ def load_cifar10(data_home=None, *, subset="train"):
     return _load_cifar(data_home, names, "cifar-10-batches-py", "CIFAR-10", b"labels")
 
 
+@validate_params(
+    {**_LOADER_CONSTRAINTS, "label_mode": [StrOptions({"fine", "coarse"})]},
+    prefer_skip_nested_validation=True,
+)
 def load_cifar100(data_home=None, *, subset="train", label_mode="fine"):
     """Load CIFAR-100 from the original python pickles in a local directory.
 
@@ -343,8 +349,5 @@ def load_cifar100(data_home=None, *, subset="train", label_mode="fine"):
     >>> X.shape, y.max()  # doctest: +SKIP
     ((10000, 3, 32, 32), 99)
     """
-    _check_subset(subset)
-    if label_mode not in ("fine", "coarse"):
-        raise ValueError(f"label_mode must be 'fine' or 'coarse', got {label_mode!r}.")
     label_key = f"{label_mode}_labels".encode()
     return _load_cifar(data_home, [subset], "cifar-100-python", "CIFAR-100", label_key)

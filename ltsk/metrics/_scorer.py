@@ -1,8 +1,10 @@
 """A scikit-learn scorer for many-, medium-, few-shot or overall accuracy."""
 
 from sklearn.metrics import make_scorer
+from sklearn.utils._param_validation import StrOptions, validate_params
 
 from ltsk.metrics._shot import (
+    SHOT_CONSTRAINTS,
     SHOT_GROUPS,
     _check_thresholds,
     _check_train_counts,
@@ -17,6 +19,10 @@ def _shot_score(y_true, y_pred, *, group, train_counts, labels, many, few):
     return scores[group]
 
 
+@validate_params(
+    {"group": [StrOptions(set(SHOT_GROUPS))], **SHOT_CONSTRAINTS},
+    prefer_skip_nested_validation=True,
+)
 def make_shot_scorer(group="all", *, train_counts, labels=None, many=100, few=20):
     """Make a scorer from one group of :func:`shot_accuracy`.
 
@@ -74,8 +80,6 @@ def make_shot_scorer(group="all", *, train_counts, labels=None, many=100, few=20
     >>> 0.0 <= scorer(search, X_test, y_test) <= 1.0
     True
     """
-    if not isinstance(group, str) or group not in SHOT_GROUPS:
-        raise ValueError(f"group must be one of {list(SHOT_GROUPS)}, got {group!r}.")
     _check_thresholds(many, few)
     _check_train_counts(train_counts, labels)
     return make_scorer(

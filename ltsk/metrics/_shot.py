@@ -1,22 +1,27 @@
 """Many-, medium- and few-shot accuracy (Liu et al., 2019; Kang et al., 2020)."""
 
-import numbers
 from collections.abc import Mapping
+from numbers import Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from ltsk.utils._validation import check_class_counts
 
 SHOT_GROUPS = ("many", "medium", "few", "all")
 
+# Shared by every function that takes these parameters, so that the same
+# mistake is worded the same way on every path.
+SHOT_CONSTRAINTS = {
+    "train_counts": [Mapping, "array-like"],
+    "labels": ["array-like", None],
+    "many": [Interval(Real, 0, None, closed="left")],
+    "few": [Interval(Real, 0, None, closed="left")],
+}
+
 
 def _check_thresholds(many, few) -> None:
-    for name, value in (("many", many), ("few", few)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{name} must be a real number, got {value!r}.")
-        if not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be finite and >= 0, got {value!r}.")
     if many < few:
         raise ValueError(
             "many must be >= few (the many-shot threshold cannot lie below the "
@@ -58,6 +63,10 @@ def _check_train_counts(train_counts, labels):
     return labels, counts
 
 
+@validate_params(
+    {key: SHOT_CONSTRAINTS[key] for key in ("train_counts", "many", "few")},
+    prefer_skip_nested_validation=True,
+)
 def shot_groups(train_counts, *, many=100, few=20):
     """Assign each class to the many-, medium- or few-shot group.
 
@@ -115,6 +124,48 @@ def shot_groups(train_counts, *, many=100, few=20):
     return _groups_of(check_class_counts(train_counts, name="train_counts"), many, few)
 
 
+def _per_class_recall(y_true, y_pred, labels):
+    """Recall of each label in ``labels``, NaN for those absent from ``y_true``.
+
+    The one per-class accuracy behind :func:`shot_accuracy` and
+    :class:`~ltsk.plotting.PerClassAccuracyDisplay`.
+    """
+    y_true = column_or_1d(y_true)
+    y_pred = column_or_1d(y_pred)
+    check_consistent_length(y_true, y_pred)
+    kinds = {y_true.dtype.kind in "US", y_pred.dtype.kind in "US"}
+    if len(kinds) == 2 and y_true.dtype != object and y_pred.dtype != object:
+        raise ValueError(
+            "y_true and y_pred hold different label types (strings and numbers: "
+            f"{y_true.dtype} and {y_pred.dtype}); predictions would never match."
+        )
+    if y_true.shape[0] == 0:
+        raise ValueError("y_true must contain at least one sample, got none.")
+
+    index = {label: i for i, label in enumerate(labels)}
+    present, y_inverse = np.unique(y_true, return_inverse=True)
+    unknown = [label for label in present.tolist() if label not in index]
+    if unknown:
+        raise ValueError(
+            f"y_true contains labels {unknown} that are not in train_counts "
+            f"(its labels are {list(labels)})."
+        )
+    y_code = np.array([index[label] for label in present.tolist()])[y_inverse]
+    # object arrays compare element by element whatever the two label types
+    correct = np.asarray(y_true, dtype=object) == np.asarray(y_pred, dtype=object)
+    n_test = np.bincount(y_code, minlength=len(labels))
+    n_correct = np.bincount(
+        y_code, weights=correct.astype(np.float64), minlength=len(labels)
+    )
+    recall = np.full(len(labels), np.nan)
+    np.divide(n_correct, n_test, out=recall, where=n_test > 0)
+    return recall
+
+
+@validate_params(
+    {"y_true": ["array-like"], "y_pred": ["array-like"], **SHOT_CONSTRAINTS},
+    prefer_skip_nested_validation=True,
+)
 def shot_accuracy(y_true, y_pred, *, train_counts, labels=None, many=100, few=20):
     r"""Mean per-class accuracy of the many-, medium- and few-shot classes.
 
@@ -184,36 +235,8 @@ def shot_accuracy(y_true, y_pred, *, train_counts, labels=None, many=100, few=20
     """
     _check_thresholds(many, few)
     class_labels, counts = _check_train_counts(train_counts, labels)
-    y_true = column_or_1d(y_true)
-    y_pred = column_or_1d(y_pred)
-    check_consistent_length(y_true, y_pred)
-    kinds = {y_true.dtype.kind in "US", y_pred.dtype.kind in "US"}
-    if len(kinds) == 2 and y_true.dtype != object and y_pred.dtype != object:
-        raise ValueError(
-            "y_true and y_pred hold different label types (strings and numbers: "
-            f"{y_true.dtype} and {y_pred.dtype}); predictions would never match."
-        )
-    if y_true.shape[0] == 0:
-        raise ValueError("y_true must contain at least one sample, got none.")
-
-    index = {label: i for i, label in enumerate(class_labels)}
-    present, y_inverse = np.unique(y_true, return_inverse=True)
-    unknown = [label for label in present.tolist() if label not in index]
-    if unknown:
-        raise ValueError(
-            f"y_true contains labels {unknown} that are not in train_counts "
-            f"(its labels are {class_labels})."
-        )
-    y_code = np.array([index[label] for label in present.tolist()])[y_inverse]
-    # object arrays compare element by element whatever the two label types
-    correct = np.asarray(y_true, dtype=object) == np.asarray(y_pred, dtype=object)
-    n_classes = counts.shape[0]
-    n_test = np.bincount(y_code, minlength=n_classes)
-    n_correct = np.bincount(
-        y_code, weights=correct.astype(np.float64), minlength=n_classes
-    )
-    evaluated = n_test > 0
-    recall = np.divide(n_correct, n_test, out=np.zeros(n_classes), where=evaluated)
+    recall = _per_class_recall(y_true, y_pred, class_labels)
+    evaluated = ~np.isnan(recall)
 
     groups = _groups_of(counts, many, few)
     scores = {}

@@ -1,11 +1,13 @@
 """Stratified K-fold that keeps every class in every training fold."""
 
-import numbers
 import warnings
+from numbers import Integral
+from typing import ClassVar
 
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _num_samples
 
@@ -107,33 +109,20 @@ class LongTailStratifiedKFold(BaseCrossValidator):
     The single "fox" (index 9) stays in every training fold.
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "n_splits": [Interval(Integral, 2, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
     def __init__(self, n_splits=5, *, shuffle=False, random_state=None):
         # Like scikit-learn's splitters, fail at construction: a splitter is
         # not cloned or fitted, so there is no later fit() to validate in.
-        if isinstance(n_splits, bool) or not isinstance(n_splits, numbers.Integral):
-            raise ValueError(
-                f"n_splits must be an integer >= 2, got {n_splits!r} of type "
-                f"{type(n_splits).__name__}."
-            )
-        if n_splits < 2:
-            raise ValueError(
-                f"n_splits must be an integer >= 2 (at least one train/test "
-                f"split), got n_splits={n_splits}."
-            )
-        if not isinstance(shuffle, bool | np.bool_):
-            raise TypeError(f"shuffle must be True or False, got {shuffle!r}.")
-        if not (
-            random_state is None
-            or isinstance(random_state, np.random.RandomState)
-            or (
-                isinstance(random_state, numbers.Integral)
-                and not isinstance(random_state, bool)
-            )
-        ):
-            raise TypeError(
-                "random_state must be None, an int or a numpy RandomState, got "
-                f"{random_state!r}."
-            )
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {"n_splits": n_splits, "shuffle": shuffle, "random_state": random_state},
+            caller_name=type(self).__name__,
+        )
         if not shuffle and random_state is not None:
             raise ValueError(
                 "Setting a random_state has no effect since shuffle is False. "

@@ -7,28 +7,17 @@ and building a Display from precomputed values work without it.
 from collections.abc import Mapping
 
 import numpy as np
+from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
 
 from ltsk.metrics._shot import _check_train_counts
 
-_INSTALL_HINT = 'pip install "ltsk[plot]"'
-
-
-def _import_pyplot(caller: str):
-    """Return ``matplotlib.pyplot``, or raise an ImportError saying how to get it."""
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ImportError(
-            f"{caller} requires matplotlib, which is not installed. Install it "
-            f"with: {_INSTALL_HINT}"
-        ) from exc
-    return plt
-
 
 def _get_axes(ax, caller: str):
     """Return ``(ax, figure)``, making a new figure when ``ax`` is None."""
-    plt = _import_pyplot(caller)
+    check_matplotlib_support(caller)
+    import matplotlib.pyplot as plt
+
     if ax is None:
         _, ax = plt.subplots()
     return ax, ax.figure

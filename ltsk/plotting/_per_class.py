@@ -3,44 +3,19 @@
 import warnings
 
 import numpy as np
-from sklearn.utils.validation import check_consistent_length, column_or_1d
+from sklearn.utils._optional_dependencies import check_matplotlib_support
 
+from ltsk.metrics._shot import _per_class_recall
 from ltsk.plotting._base import (
     _as_named,
     _check_fitted,
     _check_labels,
     _estimator_name,
     _get_axes,
-    _import_pyplot,
     _shared_train_counts,
     _train_counts,
 )
 from ltsk.utils._validation import check_class_counts
-
-
-def _per_class_recall(y_true, y_pred, labels):
-    """Recall of each label in ``labels`` (NaN for labels absent from y_true)."""
-    y_true = column_or_1d(y_true)
-    y_pred = column_or_1d(y_pred)
-    check_consistent_length(y_true, y_pred)
-    if y_true.shape[0] == 0:
-        raise ValueError("y_true must contain at least one sample, got none.")
-    index = {label: i for i, label in enumerate(labels)}
-    unknown = sorted({v for v in y_true.tolist() if v not in index}, key=str)
-    if unknown:
-        raise ValueError(
-            f"y_true contains labels {unknown} that are not in train_counts "
-            f"(its labels are {list(labels)})."
-        )
-    code = np.array([index[v] for v in y_true.tolist()])
-    correct = np.asarray(y_true, dtype=object) == np.asarray(y_pred, dtype=object)
-    n_test = np.bincount(code, minlength=len(labels))
-    n_correct = np.bincount(
-        code, weights=correct.astype(np.float64), minlength=len(labels)
-    )
-    recall = np.full(len(labels), np.nan)
-    np.divide(n_correct, n_test, out=recall, where=n_test > 0)
-    return recall
 
 
 class PerClassAccuracyDisplay:
@@ -250,7 +225,8 @@ class PerClassAccuracyDisplay:
         [[1.0, 0.0], [0.5, 1.0]]
         """
         class_labels, counts = _train_counts(train_counts, labels)
-        _import_pyplot(f"{cls.__name__}.from_predictions")  # fail before computing
+        # fail before computing
+        check_matplotlib_support(f"{cls.__name__}.from_predictions")
         predictions = _as_named(
             y_pred,
             name=name,
@@ -326,7 +302,8 @@ class PerClassAccuracyDisplay:
         >>> display.lines_[0].get_xdata().tolist()
         [5.0, 25.0, 60.0]
         """
-        _import_pyplot(f"{cls.__name__}.from_estimator")  # fail before computing
+        # fail before computing
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
         estimators = _as_named(
             estimator,
             name=name,
@@ -337,14 +314,12 @@ class PerClassAccuracyDisplay:
         for est in estimators.values():
             _check_fitted(est)
         if train_counts is None:
-            class_labels, counts = _shared_train_counts(estimators)
-        else:
-            class_labels, counts = _train_counts(train_counts, labels)
-        accuracies = [
-            _per_class_recall(y, est.predict(X), class_labels)
-            for est in estimators.values()
-        ]
-        display = cls(
-            accuracies, counts, labels=class_labels, method_names=list(estimators)
+            labels, train_counts = _shared_train_counts(estimators)
+        return cls.from_predictions(
+            y,
+            {method: est.predict(X) for method, est in estimators.items()},
+            train_counts=train_counts,
+            labels=labels,
+            ax=ax,
+            **kwargs,
         )
-        return display.plot(ax=ax, **kwargs)

@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 
 import numpy as np
+from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from ltsk.metrics import shot_accuracy
 from ltsk.metrics._shot import SHOT_GROUPS
@@ -11,7 +12,6 @@ from ltsk.plotting._base import (
     _check_fitted,
     _estimator_name,
     _get_axes,
-    _import_pyplot,
     _shared_train_counts,
 )
 
@@ -248,7 +248,8 @@ class ShotAccuracyDisplay:
         >>> display.scores.tolist()
         [[1.0, 0.0, 0.0, 0.333...], [0.5, 1.0, 0.5, 0.666...]]
         """
-        _import_pyplot(f"{cls.__name__}.from_predictions")  # fail before computing
+        # fail before computing
+        check_matplotlib_support(f"{cls.__name__}.from_predictions")
         predictions = _as_named(
             y_pred,
             name=name,
@@ -340,7 +341,8 @@ class ShotAccuracyDisplay:
         >>> display.method_names
         ['plain', 'balanced']
         """
-        _import_pyplot(f"{cls.__name__}.from_estimator")  # fail before computing
+        # fail before computing
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
         estimators = _as_named(
             estimator,
             name=name,
@@ -352,16 +354,13 @@ class ShotAccuracyDisplay:
             _check_fitted(est)
         if train_counts is None:
             labels, train_counts = _shared_train_counts(estimators)
-        scores = [
-            shot_accuracy(
-                y,
-                est.predict(X),
-                train_counts=train_counts,
-                labels=labels,
-                many=many,
-                few=few,
-            )
-            for est in estimators.values()
-        ]
-        display = cls(scores, method_names=list(estimators))
-        return display.plot(ax=ax, **kwargs)
+        return cls.from_predictions(
+            y,
+            {method: est.predict(X) for method, est in estimators.items()},
+            train_counts=train_counts,
+            labels=labels,
+            many=many,
+            few=few,
+            ax=ax,
+            **kwargs,
+        )

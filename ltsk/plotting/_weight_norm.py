@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from scipy import sparse
+from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from ltsk.plotting._base import (
     _check_fitted,
@@ -12,7 +13,6 @@ from ltsk.plotting._base import (
     _estimator_name,
     _estimator_train_counts,
     _get_axes,
-    _import_pyplot,
 )
 from ltsk.utils._validation import check_class_counts
 
@@ -38,7 +38,7 @@ class WeightNormDisplay:
     ----------
     norms : array-like of shape (n_classes,)
         L2 norm of each class's weight vector, :math:`\lVert w_j \rVert_2`.
-    class_counts : array-like of shape (n_classes,)
+    train_counts : array-like of shape (n_classes,)
         Training samples of each class, aligned with ``norms``.
     labels : array-like of shape (n_classes,), default=None
         Class labels aligned with ``norms``; shown as x tick labels when there
@@ -94,13 +94,13 @@ class WeightNormDisplay:
     [2.0, 1.0, 0.5]
     """
 
-    def __init__(self, norms, class_counts, *, labels=None, estimator_name=None):
+    def __init__(self, norms, train_counts, *, labels=None, estimator_name=None):
         norms = np.asarray(norms, dtype=np.float64)
-        counts = check_class_counts(class_counts, name="class_counts")
+        counts = check_class_counts(train_counts, name="train_counts")
         if norms.ndim != 1 or norms.shape != counts.shape:
             raise ValueError(
                 "norms must be a 1-D array with one norm per class, aligned with "
-                f"class_counts of shape {counts.shape}; got shape {norms.shape}."
+                f"train_counts of shape {counts.shape}; got shape {norms.shape}."
             )
         if not np.all(np.isfinite(norms)) or np.any(norms < 0):
             raise ValueError(
@@ -108,7 +108,7 @@ class WeightNormDisplay:
             )
         labels = _check_labels(labels, counts)
         self.norms = norms
-        self.class_counts = counts
+        self.train_counts = counts
         self.labels = labels
         self.estimator_name = estimator_name
 
@@ -132,7 +132,7 @@ class WeightNormDisplay:
         """
         self.ax_, self.figure_ = _get_axes(ax, f"{type(self).__name__}.plot")
         name = self.estimator_name if name is None else name
-        self.order_ = np.argsort(-self.class_counts, kind="stable")
+        self.order_ = np.argsort(-self.train_counts, kind="stable")
         ranks = np.arange(self.order_.shape[0])
         line_kwargs = {"marker": "o", "markersize": 3, **kwargs}
         if name is not None:
@@ -151,7 +151,7 @@ class WeightNormDisplay:
 
     @classmethod
     def from_estimator(
-        cls, estimator, *, class_counts=None, ax=None, name=None, **kwargs
+        cls, estimator, *, train_counts=None, ax=None, name=None, **kwargs
     ):
         """Plot the per-class weight norms of a fitted linear classifier.
 
@@ -163,7 +163,7 @@ class WeightNormDisplay:
             head (:class:`~ltsk.CRTHead`, :class:`~ltsk.TauNormHead`, ...), a
             scikit-learn linear model, or a :class:`~ltsk.DecoupledClassifier`
             (its ``head_`` is used).
-        class_counts : dict or array-like of shape (n_classes,), default=None
+        train_counts : dict or array-like of shape (n_classes,), default=None
             Training samples per class, as ``{label: count}`` or aligned with
             the classifier's ``classes_``. Taken from the estimator's
             ``class_counts_`` when None.
@@ -199,12 +199,13 @@ class WeightNormDisplay:
         >>> X = rng.normal(size=(90, 4)) + y[:, None]
         >>> clf = LogisticRegression().fit(X, y)
         >>> display = WeightNormDisplay.from_estimator(
-        ...     clf, class_counts={0: 60, 1: 25, 2: 5}
+        ...     clf, train_counts={0: 60, 1: 25, 2: 5}
         ... )
         >>> display.line_.get_ydata().shape
         (3,)
         """
-        _import_pyplot(f"{cls.__name__}.from_estimator")  # fail before computing
+        # fail before computing
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
         _check_fitted(estimator)
         part = _classifier_part(estimator)
         coef = getattr(part, "coef_", None)
@@ -224,19 +225,19 @@ class WeightNormDisplay:
                 "model stores a single row; use a head or a net, which keep one "
                 "row per class."
             )
-        if class_counts is None:
+        if train_counts is None:
             labels, counts = _estimator_train_counts(estimator)
             counts = _align_counts(labels, counts, classes)
-        elif isinstance(class_counts, Mapping):
+        elif isinstance(train_counts, Mapping):
             counts = check_class_counts(
-                list(class_counts.values()), name="class_counts"
+                list(train_counts.values()), name="train_counts"
             )
-            counts = _align_counts(list(class_counts), counts, classes)
+            counts = _align_counts(list(train_counts), counts, classes)
         else:
-            counts = check_class_counts(class_counts, name="class_counts")
+            counts = check_class_counts(train_counts, name="train_counts")
             if counts.shape != classes.shape:
                 raise ValueError(
-                    f"class_counts has {counts.shape[0]} counts but the estimator "
+                    f"train_counts has {counts.shape[0]} counts but the estimator "
                     f"has {classes.shape[0]} classes; give one count per entry of "
                     "its classes_, or a dict {label: count}."
                 )
@@ -256,7 +257,7 @@ def _align_counts(labels, counts, classes):
     missing = [c for c in classes.tolist() if c not in index]
     if missing:
         raise ValueError(
-            f"class_counts has no count for the classes {missing} of the "
+            f"train_counts has no count for the classes {missing} of the "
             f"estimator (its classes_ are {classes.tolist()})."
         )
     return counts[[index[c] for c in classes.tolist()]]

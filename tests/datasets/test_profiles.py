@@ -6,8 +6,10 @@ import pytest
 from numpy.testing import assert_array_equal
 from scipy import sparse
 from sklearn.datasets import load_digits
+from sklearn.utils._param_validation import InvalidParameterError
 
 from ltsk.datasets import load_digits_lt, long_tailed_counts, make_long_tailed
+from ltsk.model_selection import LongTailStratifiedKFold
 
 
 def test_exponential_cifar10_lt():
@@ -78,14 +80,19 @@ def test_edge_cases(profile):
 @pytest.mark.parametrize(
     "args, error, match",
     [
-        ((0, 10, 10), ValueError, "n_max must be an integer >= 1"),
-        ((10.0, 10, 10), TypeError, "n_max must be an integer"),
-        ((10, 0, 10), ValueError, "n_classes must be an integer >= 1"),
-        ((10, 3, 0.5), ValueError, "imbalance_ratio must be a finite number >= 1"),
-        ((10, 3, np.nan), ValueError, "imbalance_ratio must be a finite"),
-        ((10, 3, "10"), TypeError, "imbalance_ratio must be a real number"),
+        ((0, 10, 10), ValueError, r"'n_max' parameter of long_tailed_counts must be"),
+        ((10.0, 10, 10), TypeError, r"'n_max' .* must be an int in the range"),
+        ((10, 0, 10), ValueError, r"'n_classes' .* must be an int in the range"),
+        ((10, 3, 0.5), ValueError, r"'imbalance_ratio' .* range \[1.0, inf\)"),
+        ((10, 3, np.nan), ValueError, r"'imbalance_ratio' .* range \[1.0, inf\)"),
+        ((10, 3, np.inf), ValueError, r"'imbalance_ratio' .* range \[1.0, inf\)"),
+        ((10, 3, "10"), TypeError, r"'imbalance_ratio' parameter .* must be"),
         ((10, 3, 11), ValueError, "rarest class would get"),
-        ((10, 3, 10, "linear"), ValueError, "profile must be one of"),
+        (
+            (10, 3, 10, "linear"),
+            ValueError,
+            r"'profile' parameter .* must be a str among",
+        ),
     ],
 )
 def test_long_tailed_counts_errors(args, error, match):
@@ -175,9 +182,9 @@ def test_make_long_tailed_keeps_container_types():
         ({"n_max": 50}, "class 0 has 40 samples but the profile needs 50"),
         ({"class_order": ["a", "b"]}, "class_order must list every class"),
         ({"class_order": [0, 1, 1]}, "class_order must list every class"),
-        ({"class_order": "random"}, "class_order must be None, 'shuffle'"),
-        ({"profile": "linear"}, "profile must be one of"),
-        ({"imbalance_ratio": 0.5}, "imbalance_ratio must be"),
+        ({"class_order": "random"}, r"'class_order' parameter of make_long_tailed"),
+        ({"profile": "linear"}, r"'profile' parameter of make_long_tailed"),
+        ({"imbalance_ratio": 0.5}, r"'imbalance_ratio' parameter of make_long_tailed"),
     ],
 )
 def test_make_long_tailed_errors(kwargs, match):
@@ -234,5 +241,56 @@ def test_load_digits_lt_deterministic_and_options():
 def test_load_digits_lt_errors():
     with pytest.raises(ValueError, match="test_size_per_class=174 leaves no"):
         load_digits_lt(test_size_per_class=174)
-    with pytest.raises(ValueError, match="test_size_per_class must be an integer"):
+    with pytest.raises(
+        ValueError, match=r"'test_size_per_class' parameter of load_digits_lt"
+    ):
         load_digits_lt(test_size_per_class=0)
+
+
+RANDOM_STATE_CALLS = {
+    "make_long_tailed": lambda rs: make_long_tailed(
+        np.zeros((6, 1)), [0, 0, 0, 1, 1, 1], imbalance_ratio=1, random_state=rs
+    ),
+    "load_digits_lt": lambda rs: load_digits_lt(random_state=rs),
+    "LongTailStratifiedKFold": lambda rs: LongTailStratifiedKFold(
+        shuffle=True, random_state=rs
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(RANDOM_STATE_CALLS))
+@pytest.mark.parametrize(
+    "random_state",
+    [np.random.default_rng(0), -1, 2**32],
+    ids=["Generator", "-1", "2**32"],
+)
+def test_random_state_is_validated_alike_everywhere(name, random_state):
+    match = (
+        rf"^The 'random_state' parameter of {name} must be an int in the range "
+        r"\[0, 4294967295\], an instance of 'numpy.random.mtrand.RandomState' or "
+        r"None. Got .* instead.$"
+    )
+    with pytest.raises(InvalidParameterError, match=match):
+        RANDOM_STATE_CALLS[name](random_state)
+
+
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("long_tailed_counts", lambda: long_tailed_counts(10, 3, 0.5)),
+        (
+            "make_long_tailed",
+            lambda: make_long_tailed(
+                np.zeros((4, 1)), [0, 0, 1, 1], imbalance_ratio=0.5
+            ),
+        ),
+        ("load_digits_lt", lambda: load_digits_lt(imbalance_ratio=0.5)),
+    ],
+)
+def test_imbalance_ratio_is_worded_alike_on_every_path(name, call):
+    match = (
+        rf"^The 'imbalance_ratio' parameter of {name} must be a float in the range "
+        r"\[1.0, inf\). Got 0.5 instead.$"
+    )
+    with pytest.raises(InvalidParameterError, match=match):
+        call()

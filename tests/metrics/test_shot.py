@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.utils._param_validation import InvalidParameterError
 
 from ltsk.metrics import make_shot_scorer, shot_accuracy, shot_groups
 
@@ -27,10 +28,9 @@ def test_shot_groups_dict_and_custom_thresholds():
     "kwargs, error, match",
     [
         ({"many": 10, "few": 20}, ValueError, "many must be >= few"),
-        ({"many": 10, "few": -1}, ValueError, "few must be finite and >= 0"),
-        ({"many": np.inf}, ValueError, "many must be finite"),
-        ({"many": "100"}, TypeError, "many must be a real number"),
-        ({"few": True}, TypeError, "few must be a real number"),
+        ({"many": 10, "few": -1}, ValueError, r"'few' parameter of \w+ must be"),
+        ({"many": np.inf}, ValueError, r"'many' .* range \[0.0, inf\)"),
+        ({"many": "100"}, TypeError, r"'many' parameter of \w+ must be"),
     ],
 )
 def test_shot_groups_bad_thresholds(kwargs, error, match):
@@ -181,7 +181,11 @@ def test_scorer_in_grid_search():
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"group": "tail", "train_counts": {0: 1}}, ValueError, "group must be one"),
+        (
+            {"group": "tail", "train_counts": {0: 1}},
+            ValueError,
+            r"'group' parameter of make_shot_scorer must be a str among",
+        ),
         ({"train_counts": [1, 2]}, ValueError, "needs labels="),
         ({"train_counts": {0: 1}, "many": 1, "few": 2}, ValueError, "many must be"),
     ],
@@ -189,3 +193,20 @@ def test_scorer_in_grid_search():
 def test_scorer_validates_eagerly(kwargs, error, match):
     with pytest.raises(error, match=match):
         make_shot_scorer(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("shot_groups", lambda: shot_groups([5, 50], few=-1)),
+        ("shot_accuracy", lambda: shot_accuracy([0], [0], train_counts={0: 5}, few=-1)),
+        ("make_shot_scorer", lambda: make_shot_scorer(train_counts={0: 5}, few=-1)),
+    ],
+)
+def test_thresholds_are_worded_alike_on_every_path(name, call):
+    match = (
+        rf"^The 'few' parameter of {name} must be a float in the range "
+        r"\[0.0, inf\). Got -1 instead.$"
+    )
+    with pytest.raises(InvalidParameterError, match=match):
+        call()

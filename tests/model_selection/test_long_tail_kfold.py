@@ -303,17 +303,21 @@ def test_get_n_splits_and_repr():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"n_splits": 1}, ValueError, "n_splits must be an integer >= 2"),
-        ({"n_splits": 0}, ValueError, "n_splits must be an integer >= 2"),
-        ({"n_splits": 2.5}, ValueError, "n_splits must be an integer >= 2.*float"),
-        ({"n_splits": "3"}, ValueError, "n_splits must be an integer >= 2.*str"),
-        ({"n_splits": True}, ValueError, "n_splits must be an integer >= 2.*bool"),
-        ({"shuffle": "yes"}, TypeError, "shuffle must be True or False"),
+        ({"n_splits": 1}, ValueError, r"'n_splits' .* int in the range \[2, inf\)"),
+        ({"n_splits": 0}, ValueError, r"'n_splits' .* int in the range \[2, inf\)"),
+        ({"n_splits": 2.5}, ValueError, r"'n_splits' .* Got 2.5 instead"),
+        ({"n_splits": "3"}, ValueError, r"'n_splits' .* Got '3' instead"),
+        ({"n_splits": True}, ValueError, r"'n_splits' .* Got True instead"),
+        (
+            {"shuffle": "yes"},
+            TypeError,
+            r"'shuffle' parameter .* must be an instance of 'bool'",
+        ),
         ({"random_state": 0}, ValueError, "random_state has no effect since shuffle"),
         (
             {"shuffle": True, "random_state": "seed"},
             TypeError,
-            "random_state must be None, an int or a numpy RandomState",
+            r"'random_state' parameter of LongTailStratifiedKFold must be an int",
         ),
     ],
 )

@@ -10,7 +10,7 @@ from ltsk.plotting import (
     WeightNormDisplay,
 )
 
-HINT = r'pip install "ltsk\[plot\]"'
+HINT = r"pip install matplotlib"
 
 
 @pytest.fixture

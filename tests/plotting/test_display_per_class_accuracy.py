@@ -140,3 +140,31 @@ def test_from_predictions_errors():
 def test_constructor_rejects_bad_input(kwargs, error, match):
     with pytest.raises(error, match=match):
         PerClassAccuracyDisplay(**kwargs)
+
+
+def test_label_types_that_never_match_are_an_error_as_in_shot_accuracy():
+    # one per-class recall serves the metric and the display
+    with pytest.raises(ValueError, match="different label types"):
+        PerClassAccuracyDisplay.from_predictions(
+            ["a", "b"], [0, 1], train_counts={"a": 3, "b": 1}
+        )
+
+
+def test_from_estimator_ends_in_from_predictions(long_tailed, train_counts):
+    from ltsk.plotting import ShotAccuracyDisplay
+
+    X_train, X_test, y_train, y_test = long_tailed
+    clf = LogisticRegression().fit(X_train, y_train)
+    calls = []
+    for display in (PerClassAccuracyDisplay, ShotAccuracyDisplay):
+
+        class Spy(display):
+            @classmethod
+            def from_predictions(cls, y_true, y_pred, **kwargs):
+                calls.append((cls.__mro__[1], y_pred))
+                return super().from_predictions(y_true, y_pred, **kwargs)
+
+        Spy.from_estimator(clf, X_test, y_test, train_counts=train_counts)
+    assert [c[0] for c in calls] == [PerClassAccuracyDisplay, ShotAccuracyDisplay]
+    for _, y_pred in calls:
+        np.testing.assert_array_equal(y_pred["LogisticRegression"], clf.predict(X_test))

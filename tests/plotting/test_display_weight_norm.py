@@ -27,7 +27,7 @@ def test_from_estimator_plots_norms_sorted_by_count(long_tailed):
     clf = LogisticRegression().fit(X_train, y_train)
     # dict in a scrambled order, so alignment with classes_ is exercised
     counts = {"dog": 4, "bee": 30, "ant": 80, "cat": 10}
-    display = WeightNormDisplay.from_estimator(clf, class_counts=counts)
+    display = WeightNormDisplay.from_estimator(clf, train_counts=counts)
 
     aligned = [counts[c] for c in clf.classes_]
     expected, order = _row_norms_by_count(clf.coef_, aligned)
@@ -43,7 +43,7 @@ def test_from_estimator_plots_norms_sorted_by_count(long_tailed):
 def test_class_counts_array_aligned_with_classes(long_tailed):
     X_train, _, y_train, _ = long_tailed
     clf = LogisticRegression().fit(X_train, y_train)
-    display = WeightNormDisplay.from_estimator(clf, class_counts=[4, 10, 30, 80])
+    display = WeightNormDisplay.from_estimator(clf, train_counts=[4, 10, 30, 80])
     expected, _ = _row_norms_by_count(clf.coef_, [4, 10, 30, 80])
     np.testing.assert_allclose(display.line_.get_ydata(), expected, rtol=1e-12)
     # the heaviest class is the last one of classes_ here
@@ -56,7 +56,7 @@ def test_counts_taken_from_estimator(long_tailed, counting_lr, train_counts):
     display = WeightNormDisplay.from_estimator(clf, name="joint")
     expected, _ = _row_norms_by_count(clf.coef_, list(train_counts.values()))
     np.testing.assert_allclose(display.line_.get_ydata(), expected, rtol=1e-12)
-    np.testing.assert_array_equal(display.class_counts, [80, 30, 10, 4])
+    np.testing.assert_array_equal(display.train_counts, [80, 30, 10, 4])
     assert display.line_.get_label() == "joint"
 
 
@@ -67,7 +67,7 @@ def test_decoupled_classifier_uses_its_head(long_tailed, counting_lr):
     display = WeightNormDisplay.from_estimator(clf)
     # full tau-normalisation makes every weight vector a unit vector
     np.testing.assert_allclose(display.line_.get_ydata(), np.ones(4), rtol=1e-10)
-    np.testing.assert_array_equal(display.class_counts, clf.head_.class_counts_)
+    np.testing.assert_array_equal(display.train_counts, clf.head_.class_counts_)
     assert display.line_.get_label() == "TauNormHead"
     # the joint classifier's norms are not flat: Kang et al.'s observation
     joint_display = WeightNormDisplay.from_estimator(joint)
@@ -112,7 +112,7 @@ def test_many_classes_show_ranks_not_labels():
         ([1.0, 2.0], [3, 4, 5], "one norm per class"),
         ([1.0, np.nan], [3, 4], "finite and non-negative"),
         ([1.0, -1.0], [3, 4], "finite and non-negative"),
-        ([1.0, 1.0], [3, -4], "class_counts must be non-negative"),
+        ([1.0, 1.0], [3, -4], "train_counts must be non-negative"),
     ],
 )
 def test_constructor_rejects_bad_values(norms, counts, match):
@@ -135,16 +135,16 @@ def test_estimator_without_coef_is_rejected(long_tailed, train_counts):
         WeightNormDisplay.from_estimator(decoupled)
     knn = KNeighborsClassifier().fit(X_train, y_train)
     with pytest.raises(TypeError, match="needs a linear classifier with coef_"):
-        WeightNormDisplay.from_estimator(knn, class_counts=train_counts)
+        WeightNormDisplay.from_estimator(knn, train_counts=train_counts)
 
 
 def test_unfitted_and_non_estimators_are_rejected():
     with pytest.raises(NotFittedError):
-        WeightNormDisplay.from_estimator(LogisticRegression(), class_counts=[1, 2])
+        WeightNormDisplay.from_estimator(LogisticRegression(), train_counts=[1, 2])
     with pytest.raises(NotFittedError):
         WeightNormDisplay.from_estimator(DecoupledClassifier(None, TauNormHead()))
     with pytest.raises(TypeError, match="estimator must be a fitted scikit-learn"):
-        WeightNormDisplay.from_estimator(np.ones((2, 3)), class_counts=[1, 2])
+        WeightNormDisplay.from_estimator(np.ones((2, 3)), train_counts=[1, 2])
 
 
 def test_binary_sklearn_model_has_one_row(long_tailed):
@@ -152,7 +152,7 @@ def test_binary_sklearn_model_has_one_row(long_tailed):
     keep = np.isin(y_train, ["ant", "bee"])
     clf = LogisticRegression().fit(X_train[keep], y_train[keep])
     with pytest.raises(ValueError, match="one weight vector per class"):
-        WeightNormDisplay.from_estimator(clf, class_counts={"ant": 80, "bee": 30})
+        WeightNormDisplay.from_estimator(clf, train_counts={"ant": 80, "bee": 30})
 
 
 def test_missing_counts_are_errors(long_tailed):
@@ -162,7 +162,7 @@ def test_missing_counts_are_errors(long_tailed):
         WeightNormDisplay.from_estimator(clf)
     with pytest.raises(ValueError, match=r"no count for the classes \['dog'\]"):
         WeightNormDisplay.from_estimator(
-            clf, class_counts={"ant": 80, "bee": 30, "cat": 10}
+            clf, train_counts={"ant": 80, "bee": 30, "cat": 10}
         )
-    with pytest.raises(ValueError, match="class_counts has 3 counts but the est"):
-        WeightNormDisplay.from_estimator(clf, class_counts=[1, 2, 3])
+    with pytest.raises(ValueError, match="train_counts has 3 counts but the est"):
+        WeightNormDisplay.from_estimator(clf, train_counts=[1, 2, 3])
