@@ -286,11 +286,24 @@ def format_speed(speed) -> str:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--dataset", default="digits-lt", choices=sorted(DATASETS), metavar="NAME"
+        "--dataset",
+        default="digits-lt",
+        choices=sorted(DATASETS),
+        help="protocol of python -m ltsk.benchmark (default: digits-lt)",
     )
     parser.add_argument("--data-home", default=None, help="default: $LTSK_DATA")
-    parser.add_argument("--imbalance-ratio", type=_positive_float, default=None)
-    parser.add_argument("--epochs", type=_positive_int, default=None)
+    parser.add_argument(
+        "--imbalance-ratio",
+        type=_positive_float,
+        default=None,
+        help="default per data set",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="joint training epochs (default per data set)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="also write the figures as JSON")
     args = parser.parse_args(argv)
