@@ -20,9 +20,46 @@ import time
 
 import numpy as np
 import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
-from ltsk.benchmark._speed import net_epoch_times, plain_epoch_times
-from ltsk.nets import MLP, SmallCNN
+from ltsk.nets import MLP, LongTailNetClassifier, SmallCNN
+
+
+def plain_epoch_times(backbone, X, y, n_classes, *, batch_size, lr, epochs):
+    """Per-epoch wall times of a hand-written torch loop (Adam, shuffled batches).
+
+    ``y`` holds integer class indices. The backbone is probed once in eval mode
+    to size the final linear layer, as :class:`~ltsk.nets.LongTailNetClassifier`
+    does.
+    """
+    with torch.no_grad():
+        n_features = backbone.eval()(torch.as_tensor(X[:2])).shape[1]
+    model = nn.Sequential(backbone, nn.Linear(n_features, n_classes)).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loader = DataLoader(
+        TensorDataset(torch.as_tensor(X), torch.as_tensor(y)),
+        batch_size=batch_size,
+        shuffle=True,
+    )
+    times = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def net_epoch_times(module, X, y, *, batch_size, lr, epochs, q=1.0, **params):
+    """Per-epoch durations of a LongTailNetClassifier fit (skorch's EpochTimer)."""
+    net = LongTailNetClassifier(
+        module, q=q, lr=lr, batch_size=batch_size, max_epochs=epochs, **params
+    ).fit(X, y)
+    return list(net.history[:, "dur"]), net
 
 
 def long_tailed_labels(n_samples, n_classes, rho, rng):

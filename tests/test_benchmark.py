@@ -1,4 +1,6 @@
 import json
+import runpy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +13,16 @@ from ltsk.benchmark import (
     run_benchmark,
 )
 from ltsk.benchmark._cli import build_parser, main
-from ltsk.benchmark._run import _drw_start
-from ltsk.heads import TauNormHead
+from ltsk.benchmark._methods import HEADS, _drw_start, _head_methods
+from ltsk.heads import (
+    CRTHead,
+    LogitAdjustedHead,
+    LWSHead,
+    NCMHead,
+    TauNormHead,
+)
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 EXPECTED_METHODS = [
     "Joint (CE, q=1)",
@@ -152,3 +162,59 @@ def test_drw_switches_at_four_fifths_of_training(epochs, expected):
     # Cao et al. switch at epoch 160 of 200; a short run still switches before
     # its last epoch.
     assert _drw_start(epochs) == expected
+
+
+def test_head_rows_come_from_the_mapping_in_table_order():
+    methods = _head_methods(HEADS)
+    assert [name for name, _ in methods] == EXPECTED_METHODS[1:6]
+    kinds = [CRTHead, NCMHead, LWSHead, TauNormHead, LogitAdjustedHead]
+    assert [type(head) for _, head in methods] == kinds
+    # every head with its defaults: class-balanced cRT and LWS
+    assert methods[0][1].q == 0.0
+    assert methods[2][1].q == 0.0
+
+
+def test_head_rows_follow_the_mapping_given():
+    class OtherHead(TauNormHead):
+        pass
+
+    methods = _head_methods({"other": OtherHead, "ncm": NCMHead, "crt": CRTHead})
+    assert [name for name, _ in methods] == ["cRT", "NCM", "other"]
+    assert type(methods[2][1]) is OtherHead
+
+
+def test_the_command_has_no_speed_option(capsys):
+    # speed measurement is development tooling: benchmarks/bench_speed.py
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--speed"])
+    assert "unrecognized arguments: --speed" in capsys.readouterr().err
+    assert "--speed" not in build_parser().format_help()
+
+
+@pytest.fixture
+def bench_speed(monkeypatch):
+    """``benchmarks/bench_speed.py``'s namespace (benchmarks/ is no package)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return runpy.run_path(str(BENCHMARKS / "bench_speed.py"))
+
+
+def test_speed_tool_reference_stage2_is_the_same_sgd_on_cached_features(
+    bench_speed,
+):
+    from ltsk.nets import MLP, LongTailNetClassifier
+
+    protocol = load_protocol("digits-lt", seed=0)
+    X, y = protocol.X_train, protocol.y_train
+    net = LongTailNetClassifier(MLP, max_epochs=1, random_state=0).fit(X, y)
+    F = net.transform(X)
+    mode = net.module_.backbone.training
+    reference_stage2 = bench_speed["reference_stage2"]
+    runs = [
+        reference_stage2(net, X, y, F, kind="lws", epochs=2, features=features)
+        for features in (None, F)
+    ]
+    assert all(seconds > 0 for seconds, _ in runs)
+    # the backbone runs in eval mode, as in transform, and gets its mode back
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert len(np.unique(runs[0][1])) > 1
+    assert net.module_.backbone.training == mode

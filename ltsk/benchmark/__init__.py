@@ -11,8 +11,8 @@ balanced test split the table reports.
 Run ``python -m ltsk.benchmark --help`` for the options and data sets.
 """
 
-from ltsk.benchmark._protocols import DATASETS, Protocol, load_protocol
-from ltsk.benchmark._run import TAU_GRID, choose_tau, run_benchmark
+from ltsk.benchmark._protocols import DATASETS, TAU_GRID, Protocol, load_protocol
+from ltsk.benchmark._run import choose_tau, run_benchmark
 
 __all__ = [
     "DATASETS",

@@ -78,12 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="'decoupled' skips the extra jointly trained variants (faster)",
     )
     parser.add_argument(
-        "--speed",
-        action="store_true",
-        help="also measure the speed ratios (cached stage 2 vs the reference "
-        "way, cached grid search, net epoch vs plain torch)",
-    )
-    parser.add_argument(
         "--quiet", action="store_true", help="no progress messages on stderr"
     )
     return parser
@@ -112,13 +106,9 @@ def main(argv=None) -> int:
         protocol,
         seed=args.seed,
         methods=args.methods,
-        speed=args.speed,
         progress=not args.quiet,
     )
     print(format_table(results["rows"], title=results["title"]))
-    if "speed" in results:
-        print()
-        print(results["speed_text"])
     if args.out:
         write_json(args.out, {k: v for k, v in results.items() if k != "figure"})
         print(f"\nresults written to {args.out}")

@@ -1,8 +1,9 @@
 """Data protocols of the benchmark: long-tailed train, balanced validation and test.
 
 Each protocol returns a :class:`Protocol` with a long-tailed training part and a
-balanced held-out part split into a validation half (for choosing tau and the
-like) and a disjoint test half (reported, never used for choices).
+balanced held-out part split into a validation half (for choosing tau on
+:data:`TAU_GRID` and the like) and a disjoint test half (reported, never used
+for choices), and names the backbone to train (:func:`backbone_class`).
 """
 
 import os
@@ -15,7 +16,19 @@ from sklearn.preprocessing import StandardScaler
 
 from ltsk import datasets
 
-__all__ = ["DATASETS", "Protocol", "load_protocol"]
+__all__ = ["DATASETS", "TAU_GRID", "Protocol", "backbone_class", "load_protocol"]
+
+#: tau values swept for tau-norm and post-hoc logit adjustment (0 to 2, step 0.1).
+TAU_GRID = tuple(np.round(np.linspace(0.0, 2.0, 21), 2).tolist())
+
+_BACKBONES = {"mlp": "MLP", "small_cnn": "SmallCNN", "resnet32": "ResNet32"}
+
+
+def backbone_class(name):
+    """The ltsk backbone class of a protocol's ``backbone`` name (imports torch)."""
+    from ltsk import nets
+
+    return getattr(nets, _BACKBONES[name])
 
 
 @dataclass
@@ -250,14 +263,11 @@ def _shuttle(data_home, rho, seed):
 class _Spec:
     build: Callable
     default_rho: float
-    needs_files: bool
     description: str
 
 
 DATASETS: dict[str, _Spec] = {
-    "digits-lt": _Spec(
-        _digits, 20, False, "scikit-learn's bundled digits, offline (MLP)"
-    ),
+    "digits-lt": _Spec(_digits, 20, "scikit-learn's bundled digits, offline (MLP)"),
     "fashion-mnist-lt": _Spec(
         _images(
             datasets.load_fashion_mnist,
@@ -274,7 +284,6 @@ DATASETS: dict[str, _Spec] = {
             weight_decay=2e-3,
         ),
         100,
-        True,
         "Fashion-MNIST IDX files (SmallCNN)",
     ),
     "mnist-lt": _Spec(
@@ -290,7 +299,6 @@ DATASETS: dict[str, _Spec] = {
             backbone="small_cnn",
         ),
         100,
-        True,
         "MNIST IDX files (SmallCNN)",
     ),
     "cifar10-lt": _Spec(
@@ -308,7 +316,6 @@ DATASETS: dict[str, _Spec] = {
             weight_decay=2e-4,
         ),
         100,
-        True,
         "CIFAR-10 python pickles (ResNet-32; slow on CPU)",
     ),
     "cifar100-lt": _Spec(
@@ -326,11 +333,10 @@ DATASETS: dict[str, _Spec] = {
             weight_decay=2e-4,
         ),
         100,
-        True,
         "CIFAR-100 python pickles (ResNet-32; slow on CPU)",
     ),
-    "letter-lt": _Spec(_letter, 100, True, "UCI Letter, 26 classes (MLP)"),
-    "shuttle": _Spec(_shuttle, 1, True, "UCI Statlog Shuttle, natural imbalance"),
+    "letter-lt": _Spec(_letter, 100, "UCI Letter, 26 classes (MLP)"),
+    "shuttle": _Spec(_shuttle, 1, "UCI Statlog Shuttle, natural imbalance"),
 }
 
 

@@ -12,7 +12,7 @@ _COLUMNS = ("many", "medium", "few", "all")
 
 
 def _percent(value):
-    return "   nan" if value is None or math.isnan(value) else f"{100 * value:6.2f}"
+    return "   nan" if math.isnan(value) else f"{100 * value:6.2f}"
 
 
 def format_table(rows, *, title=None) -> str:

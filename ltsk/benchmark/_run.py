@@ -6,20 +6,17 @@ from time import perf_counter
 import numpy as np
 from sklearn.metrics import recall_score
 
-from ltsk.heads import (
-    CRTHead,
-    LogitAdjustedHead,
-    LWSHead,
-    NCMHead,
-    TauNormHead,
-    tau_path,
+from ltsk.benchmark._methods import (
+    HEADS,
+    _baseline,
+    _head_methods,
+    _joint_variants,
 )
+from ltsk.benchmark._protocols import TAU_GRID, backbone_class
+from ltsk.heads import tau_path
 from ltsk.metrics import shot_accuracy
 
-__all__ = ["TAU_GRID", "choose_tau", "run_benchmark"]
-
-#: tau values swept for tau-norm and post-hoc logit adjustment (0 to 2, step 0.1).
-TAU_GRID = tuple(np.round(np.linspace(0.0, 2.0, 21), 2).tolist())
+__all__ = ["choose_tau", "run_benchmark"]
 
 
 class _Progress:
@@ -90,16 +87,6 @@ def choose_tau(head, F_train, y_train, F_val, y_val, *, grid=TAU_GRID, **fit_par
     return best_tau, head, scores
 
 
-_BACKBONES = {"mlp": "MLP", "small_cnn": "SmallCNN", "resnet32": "ResNet32"}
-
-
-def backbone_class(name):
-    """The ltsk backbone class of a protocol's ``backbone`` name (imports torch)."""
-    from ltsk import nets
-
-    return getattr(nets, _BACKBONES[name])
-
-
 def _make_net(
     protocol,
     *,
@@ -164,66 +151,27 @@ def _row(method, protocol, y_pred, fit_seconds, *, kind, chosen=None):
     }
 
 
-def _drw_start(epochs):
-    """DRW's switch epoch: at 80% of training, as Cao et al.'s 160 of 200."""
-    return min(epochs - 1, int(0.8 * epochs))
-
-
-def _joint_variants(epochs):
-    from ltsk.losses import ClassBalancedLoss, FocalLoss, LDAMLoss, LogitAdjustedLoss
-    from ltsk.nets import BBNClassifier, DeferredReweighting
-
-    drw = _drw_start(epochs)
-    return [
-        ("Joint + focal (gamma=2)", {"criterion": FocalLoss, "criterion__gamma": 2.0}),
-        (
-            "Joint + class-balanced",
-            {"criterion": ClassBalancedLoss, "criterion__beta": 0.9999},
-        ),
-        ("Joint + LA loss (tau=1)", {"criterion": LogitAdjustedLoss}),
-        (
-            "LDAM-DRW",
-            {
-                "criterion": LDAMLoss,
-                "callbacks": [("drw", DeferredReweighting(start_epoch=drw))],
-            },
-        ),
-        ("Joint, q=0 (class-balanced)", {"q": 0.0}),
-        ("Joint, q=1/2 (square-root)", {"q": 0.5}),
-        ("Joint, progressively balanced", {"q": "progressive"}),
-        ("Joint + mixup (alpha=1)", {"mixup": "mixup"}),
-        ("Joint + Remix (kappa=3, tau=0.5)", {"mixup": "remix"}),
-        ("BBN", {"estimator": BBNClassifier}),
-    ]
-
-
 def _heads(protocol, net, features, log):
-    """Fit every stage-2 head on the frozen features of the joint network."""
+    """Fit every stage-2 head on the frozen features of the joint network.
+
+    A head with a ``tau`` parameter has it chosen on the validation split.
+    """
     F_train, F_val, F_test = features
     y_train, y_val = protocol.y_train, protocol.y_val
     joint = {"coef": net.coef_, "intercept": net.intercept_, "classes": net.classes_}
     rows, fitted = [], {}
-    simple = [
-        ("cRT", lambda: CRTHead(q=0.0), True),
-        ("NCM", lambda: NCMHead(), False),
-        ("LWS", lambda: LWSHead(q=0.0), True),
-    ]
-    for name, make, uses_joint in simple:
-        log(f"stage 2: {name}")
+    for name, head in _head_methods(HEADS):
+        tuned = "tau" in head.get_params()
+        note = f" ({len(TAU_GRID)} values of tau on validation)" if tuned else ""
+        log(f"stage 2: {name}{note}")
+        chosen = {}
         start = perf_counter()
-        head = make().fit(F_train, y_train, **(joint if uses_joint else {}))
-        seconds = perf_counter() - start
-        fitted[name] = head
-        rows.append(
-            _row(name, protocol, head.predict(F_test), seconds, kind="decoupled")
-        )
-    for name, head_class in [
-        ("tau-norm", TauNormHead),
-        ("LA post-hoc", LogitAdjustedHead),
-    ]:
-        log(f"stage 2: {name} ({len(TAU_GRID)} values of tau on validation)")
-        start = perf_counter()
-        tau, head, _ = choose_tau(head_class(), F_train, y_train, F_val, y_val, **joint)
+        if tuned:
+            chosen["tau"], head, _ = choose_tau(
+                head, F_train, y_train, F_val, y_val, **joint
+            )
+        else:
+            head.fit(F_train, y_train, **joint)
         seconds = perf_counter() - start
         fitted[name] = head
         rows.append(
@@ -233,38 +181,23 @@ def _heads(protocol, net, features, log):
                 head.predict(F_test),
                 seconds,
                 kind="decoupled",
-                chosen={"tau": tau},
+                chosen=chosen,
             )
         )
     return rows, fitted
 
 
-def _balanced_random_forest(protocol, seed, log):
-    from imblearn.ensemble import BalancedRandomForestClassifier
-
-    log("baseline: BalancedRandomForest on the raw features")
+def _fit_baseline(protocol, seed, log):
+    name, estimator = _baseline(seed)
+    log(f"baseline: {name}")
     flat = [X.reshape(len(X), -1) for X in (protocol.X_train, protocol.X_test)]
-    forest = BalancedRandomForestClassifier(
-        n_estimators=300,
-        sampling_strategy="all",
-        replacement=True,
-        bootstrap=False,
-        random_state=seed,
-        n_jobs=-1,
-    )
     start = perf_counter()
-    forest.fit(flat[0], protocol.y_train)
+    estimator.fit(flat[0], protocol.y_train)
     seconds = perf_counter() - start
-    return _row(
-        "BalancedRandomForest (raw)",
-        protocol,
-        forest.predict(flat[1]),
-        seconds,
-        kind="baseline",
-    )
+    return _row(name, protocol, estimator.predict(flat[1]), seconds, kind="baseline")
 
 
-def run_benchmark(protocol, *, seed=0, methods="all", speed=False, progress=True):
+def run_benchmark(protocol, *, seed=0, methods="all", progress=True):
     """Run every method of the benchmark on one protocol.
 
     Parameters
@@ -275,8 +208,6 @@ def run_benchmark(protocol, *, seed=0, methods="all", speed=False, progress=True
         Seed of every network and head.
     methods : {"all", "decoupled"}, default="all"
         ``"decoupled"`` skips the extra jointly trained variants.
-    speed : bool, default=False
-        Also measure the speed ratios.
     progress : bool, default=True
         Print progress messages on stderr.
 
@@ -284,8 +215,7 @@ def run_benchmark(protocol, *, seed=0, methods="all", speed=False, progress=True
     -------
     results : dict
         ``rows`` (one dict per method), ``title``, ``protocol`` (sizes and
-        settings), ``figure`` (data for :func:`save_figure`) and, with
-        ``speed``, ``speed`` / ``speed_text``.
+        settings) and ``figure`` (data for :func:`save_figure`).
 
     See Also
     --------
@@ -356,7 +286,7 @@ def run_benchmark(protocol, *, seed=0, methods="all", speed=False, progress=True
                     kind="joint",
                 )
             )
-        rows.append(_balanced_random_forest(protocol, seed, log))
+        rows.append(_fit_baseline(protocol, seed, log))
 
     classes = net.classes_
     best_head = max(head_rows, key=lambda row: row["all"])["method"]
@@ -412,12 +342,5 @@ def run_benchmark(protocol, *, seed=0, methods="all", speed=False, progress=True
         "rows": rows,
         "figure": figure,
     }
-    if speed:
-        from ltsk.benchmark._speed import format_speed, measure_speed
-
-        results["speed"] = measure_speed(
-            protocol, net, (features[0], features[2]), seed=seed, log=log
-        )
-        results["speed_text"] = format_speed(results["speed"])
     log("done")
     return results

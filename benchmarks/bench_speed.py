@@ -1,4 +1,7 @@
-"""Speed ratios of ``python -m ltsk.benchmark --speed``, measured side by side.
+"""Speed ratios of stage 2 and training on a benchmark protocol, side by side.
+
+It trains the joint network of a ``python -m ltsk.benchmark`` protocol (the
+same recipe), extracts its features once, then measures:
 
 1. Stage 2 on cached features (``CRTHead``, ``LWSHead``) against the reference
    implementation's way: a forward pass through the frozen backbone for every
@@ -9,70 +12,36 @@
    ``transform`` passes it cannot avoid (5 folds + refit), and uncached.
 3. One training epoch of the net against a plain torch loop, and q=0 against
    q=1.
+
+Run ``python benchmarks/bench_speed.py --dataset fashion-mnist-lt --data-home
+DIR`` (the figures of docs/benchmarks.md); the default data set, digits-lt,
+is offline and small.
 """
 
+import argparse
 import statistics
+import sys
 import tempfile
 import time
+from functools import partial
 
 import numpy as np
 import torch
+from bench_nets import net_epoch_times, plain_epoch_times
 from joblib import Memory
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GridSearchCV
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
+from ltsk.benchmark import DATASETS, TAU_GRID, load_protocol
+from ltsk.benchmark._cli import _positive_float, _positive_int
+from ltsk.benchmark._protocols import backbone_class
+from ltsk.benchmark._report import write_json
+from ltsk.benchmark._run import _make_net
 from ltsk.decoupled import DecoupledClassifier
 from ltsk.heads import CRTHead, LWSHead, TauNormHead
 from ltsk.model_selection import LongTailStratifiedKFold
 from ltsk.sampling._torch import ClassAwareSampler
-
-__all__ = [
-    "format_speed",
-    "measure_speed",
-    "net_epoch_times",
-    "plain_epoch_times",
-    "reference_stage2",
-]
-
-
-def plain_epoch_times(backbone, X, y, n_classes, *, batch_size, lr, epochs):
-    """Per-epoch wall times of a hand-written torch loop (Adam, shuffled batches).
-
-    ``y`` holds integer class indices. The backbone is probed once in eval mode
-    to size the final linear layer, as :class:`~ltsk.nets.LongTailNetClassifier`
-    does.
-    """
-    with torch.no_grad():
-        n_features = backbone.eval()(torch.as_tensor(X[:2])).shape[1]
-    model = nn.Sequential(backbone, nn.Linear(n_features, n_classes)).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loader = DataLoader(
-        TensorDataset(torch.as_tensor(X), torch.as_tensor(y)),
-        batch_size=batch_size,
-        shuffle=True,
-    )
-    times = []
-    for _ in range(epochs):
-        start = time.perf_counter()
-        for xb, yb in loader:
-            optimizer.zero_grad()
-            loss = nn.functional.cross_entropy(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def net_epoch_times(module, X, y, *, batch_size, lr, epochs, q=1.0, **params):
-    """Per-epoch durations of a LongTailNetClassifier fit (skorch's EpochTimer)."""
-    from ltsk.nets import LongTailNetClassifier
-
-    net = LongTailNetClassifier(
-        module, q=q, lr=lr, batch_size=batch_size, max_epochs=epochs, **params
-    ).fit(X, y)
-    return list(net.history[:, "dur"]), net
 
 
 def reference_stage2(
@@ -209,8 +178,6 @@ def _stage2(protocol, net, F_train, F_test, log):
 
 
 def _grid_search(protocol, net, seed, log):
-    from ltsk.benchmark._run import TAU_GRID
-
     X, y = protocol.X_train, protocol.y_train
     t_transform, _ = _best_of(lambda: net.transform(X))
     cv = LongTailStratifiedKFold(5, shuffle=True, random_state=seed)
@@ -245,8 +212,6 @@ def _grid_search(protocol, net, seed, log):
 
 
 def _epochs(protocol, log, epochs=4):
-    from ltsk.benchmark._run import backbone_class
-
     log("speed: net epoch vs a plain torch loop")
     module = backbone_class(protocol.backbone)
     X = protocol.X_train
@@ -316,3 +281,49 @@ def format_speed(speed) -> str:
         "threads"
     )
     return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--dataset",
+        default="digits-lt",
+        choices=sorted(DATASETS),
+        help="protocol of python -m ltsk.benchmark (default: digits-lt)",
+    )
+    parser.add_argument("--data-home", default=None, help="default: $LTSK_DATA")
+    parser.add_argument(
+        "--imbalance-ratio",
+        type=_positive_float,
+        default=None,
+        help="default per data set",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="joint training epochs (default per data set)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    protocol = load_protocol(
+        args.dataset,
+        data_home=args.data_home,
+        imbalance_ratio=args.imbalance_ratio,
+        seed=args.seed,
+    )
+    if args.epochs is not None:
+        protocol.epochs = args.epochs
+    log = partial(print, file=sys.stderr, flush=True)
+    log(f"joint training: {protocol.name}, {protocol.epochs} epochs")
+    net = _make_net(protocol, seed=args.seed).fit(protocol.X_train, protocol.y_train)
+    features = (net.transform(protocol.X_train), net.transform(protocol.X_test))
+    speed = measure_speed(protocol, net, features, seed=args.seed, log=log)
+    print(format_speed(speed))
+    if args.out:
+        write_json(args.out, {"dataset": protocol.name, "speed": speed})
+
+
+if __name__ == "__main__":
+    main()
