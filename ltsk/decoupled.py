@@ -30,22 +30,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ltsk.heads import HEADS
+
 __all__ = ["DecoupledClassifier"]
-
-
-def _head_factories():
-    from ltsk.heads import CRTHead, LogitAdjustedHead, LWSHead, NCMHead, TauNormHead
-
-    return {
-        "crt": CRTHead,
-        "ncm": NCMHead,
-        "tau_norm": TauNormHead,
-        "lws": LWSHead,
-        "logit_adjust": LogitAdjustedHead,
-    }
-
-
-_HEAD_NAMES = ("crt", "ncm", "tau_norm", "lws", "logit_adjust")
 
 
 def _transform(extractor, X, extractor_key, X_key):
@@ -185,7 +172,7 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "extractor": [HasMethods(["transform"]), None],
-        "head": [HasMethods(["fit", "predict"]), StrOptions(set(_HEAD_NAMES))],
+        "head": [HasMethods(["fit", "predict"]), StrOptions(set(HEADS))],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
     }
 
@@ -220,8 +207,8 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         params = super().get_params(deep=False)
         head = self.head
-        if deep and isinstance(head, str) and head in _HEAD_NAMES:
-            head = _head_factories()[head]()
+        if deep and isinstance(head, str) and head in HEADS:
+            head = HEADS[head]()
         if deep and hasattr(head, "get_params"):
             params.update(
                 (f"head__{key}", value) for key, value in head.get_params().items()
@@ -263,17 +250,17 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         head = params.get("head", self.head)
         if isinstance(head, str) and any(key.startswith("head__") for key in params):
-            if head not in _HEAD_NAMES:
+            if head not in HEADS:
                 raise ValueError(
                     f"Cannot set head parameters of head={head!r}: the shorthand "
-                    f"names are {list(_HEAD_NAMES)}; or pass a head instance."
+                    f"names are {list(HEADS)}; or pass a head instance."
                 )
-            params["head"] = _head_factories()[head]()
+            params["head"] = HEADS[head]()
         return super().set_params(**params)
 
     def _make_head(self):
         if isinstance(self.head, str):
-            return _head_factories()[self.head]()
+            return HEADS[self.head]()
         return clone(self.head)
 
     def get_metadata_routing(self):

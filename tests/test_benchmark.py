@@ -13,8 +13,9 @@ from ltsk.benchmark import (
     run_benchmark,
 )
 from ltsk.benchmark._cli import build_parser, main
-from ltsk.benchmark._methods import HEADS, _drw_start, _head_methods
+from ltsk.benchmark._methods import _drw_start, _head_methods
 from ltsk.heads import (
+    HEADS,
     CRTHead,
     LogitAdjustedHead,
     LWSHead,

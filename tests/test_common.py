@@ -29,14 +29,6 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     "BBNClassifier": {
         "check_no_attributes_set_in_init": _SKORCH_INIT,
     },
-    "NCMHead": {
-        "check_sample_weight_equivalence_on_dense_data": (
-            "The Euclidean distance expanded as ||x||^2 - 2 x.c + ||c||^2 is "
-            "~1e-8 instead of 0 for a sample on its centroid, so rounding-level "
-            "differences between weighted and repeated class means show up in "
-            "decision_function; to go with the NCM scoring rewrite."
-        ),
-    },
 }
 
 

@@ -6,17 +6,6 @@ and the baseline are listed here with their reference defaults. How each method
 is trained and scored is in ``_run``.
 """
 
-from ltsk.heads import CRTHead, LogitAdjustedHead, LWSHead, NCMHead, TauNormHead
-
-# The heads the benchmark compares, by shorthand name.
-HEADS = {
-    "crt": CRTHead,
-    "ncm": NCMHead,
-    "tau_norm": TauNormHead,
-    "lws": LWSHead,
-    "logit_adjust": LogitAdjustedHead,
-}
-
 # Row names of the heads, in table order; every head runs with its defaults
 # (cRT and LWS with class-balanced sampling, q=0).
 _HEAD_ROWS = {

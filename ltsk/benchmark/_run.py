@@ -6,14 +6,9 @@ from time import perf_counter
 import numpy as np
 from sklearn.metrics import recall_score
 
-from ltsk.benchmark._methods import (
-    HEADS,
-    _baseline,
-    _head_methods,
-    _joint_variants,
-)
+from ltsk.benchmark._methods import _baseline, _head_methods, _joint_variants
 from ltsk.benchmark._protocols import TAU_GRID, backbone_class
-from ltsk.heads import tau_path
+from ltsk.heads import HEADS, tau_path
 from ltsk.metrics import shot_accuracy
 
 __all__ = ["choose_tau", "run_benchmark"]

@@ -2,6 +2,7 @@
 al., NeurIPS 2020)."""
 
 import numpy as np
+from scipy.special import log_softmax
 from sklearn.utils._param_validation import validate_params
 from torch import Tensor
 
@@ -17,13 +18,12 @@ from ltsk.losses._base import (
 )
 from ltsk.losses._focal import focal_terms
 from ltsk.losses._params import check_params, constraints
-from ltsk.utils._math import log_softmax
 
 
 def _log_priors(counts: np.ndarray) -> np.ndarray:
     # log(n_j / sum n) as log n_j - logsumexp(log n): finite even when the
     # sum of the counts overflows.
-    return log_softmax(np.log(rarest_for_absent(counts))[None, :])[0]
+    return log_softmax(np.log(rarest_for_absent(counts)))
 
 
 def _adjusted(

@@ -1,12 +1,12 @@
 """Per-class loss weights from class counts (imports numpy only, not torch)."""
 
 import numpy as np
+from scipy.special import softmax
 from sklearn.utils._param_validation import validate_params
 
 # ltsk.nets._callbacks reads the scheme names from here
 from ltsk.losses._params import _SCHEMES as _SCHEMES
 from ltsk.losses._params import constraints
-from ltsk.utils._math import softmax
 from ltsk.utils._validation import check_class_counts
 
 
@@ -90,5 +90,5 @@ def class_weights(
         exponent = {"inverse": 1.0, "sqrt_inverse": 0.5, "power": power}[scheme]
         log_raw = -exponent * np.log(n)
     weights = np.zeros_like(counts)
-    weights[present] = counts.size * softmax(log_raw[None, :])[0]
+    weights[present] = counts.size * softmax(log_raw)
     return weights

@@ -3,6 +3,7 @@
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.special import softmax
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
@@ -11,7 +12,6 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-from ltsk.utils._math import softmax
 from ltsk.utils._validation import check_class_counts
 
 # The constraint of every ``q`` in ltsk (heads, nets, samplers), so that a
@@ -67,7 +67,7 @@ def class_sampling_probabilities(class_counts, q: float) -> np.ndarray:
     counts = check_class_counts(class_counts)
     probabilities = np.zeros_like(counts)
     present = counts > 0
-    probabilities[present] = softmax(q * np.log(counts[present])[None, :])[0]
+    probabilities[present] = softmax(q * np.log(counts[present]))
     return probabilities
 
 

@@ -1,7 +1,5 @@
 """Validation shared by samplers, losses, heads and nets."""
 
-import numbers
-
 import numpy as np
 
 
@@ -59,43 +57,3 @@ def check_class_counts(class_counts, *, name: str = "class_counts") -> np.ndarra
     if not np.any(counts > 0):
         raise ValueError(f"{name} must contain at least one positive count.")
     return counts
-
-
-def check_sampling_power(q, *, name: str = "q") -> float:
-    """Validate a sampling power ``q`` in [0, 1] and return it as a float.
-
-    Parameters
-    ----------
-    q : float
-        Sampling power: 0 class-balanced, 1/2 square-root, 1 instance-balanced.
-    name : str, default="q"
-        Parameter name used in error messages.
-
-    Returns
-    -------
-    q : float
-        The validated power.
-
-    Raises
-    ------
-    TypeError
-        When ``q`` is not a real number (booleans are refused).
-    ValueError
-        When ``q`` is outside [0, 1].
-
-    Examples
-    --------
-    >>> from ltsk.utils import check_sampling_power
-    >>> check_sampling_power(1)
-    1.0
-    >>> check_sampling_power(2, name="head__q")
-    Traceback (most recent call last):
-    ...
-    ValueError: head__q must be in [0, 1], got 2.0.
-    """
-    if isinstance(q, bool) or not isinstance(q, numbers.Real):
-        raise TypeError(f"{name} must be a real number in [0, 1], got {q!r}.")
-    q = float(q)
-    if not 0.0 <= q <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {q!r}.")
-    return q
