@@ -202,6 +202,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         F : array-like of shape (n_samples, n_features)
+            Features, as given to :meth:`fit`.
 
         Returns
         -------
@@ -220,10 +221,13 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         F : array-like of shape (n_samples, n_features)
+            Features, as given to :meth:`fit`.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, columns in ``classes_`` order; classes
+            absent in training get 0.
         """
         return softmax(self._class_scores(F), axis=1)
 
@@ -233,10 +237,13 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         F : array-like of shape (n_samples, n_features)
+            Features, as given to :meth:`fit`.
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probability of each class, columns in ``classes_`` order;
+            classes absent in training get ``-inf``.
         """
         return log_softmax(self._class_scores(F), axis=1)
 
@@ -246,10 +253,12 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         F : array-like of shape (n_samples, n_features)
+            Features, as given to :meth:`fit`.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+            Predicted labels, taken from ``classes_``.
         """
         check_is_fitted(self)
         F = validate_data(self, F, reset=False, dtype=_DTYPES)

@@ -162,12 +162,14 @@ class LongTailStratifiedKFold(BaseCrossValidator):
             Always ignored, exists for API compatibility (a warning is raised
             when it is not None).
 
-        Yields
-        ------
-        train : ndarray
-            The training set indices for that split. It contains every class.
-        test : ndarray
-            The testing set indices for that split.
+        Returns
+        -------
+        splits : generator of (train, test) tuples
+            One ``(train, test)`` pair of ndarrays of indices per fold:
+            ``train`` holds the training set indices for that split (it
+            contains every class), ``test`` the testing set indices. The input
+            is validated and the folds are drawn when ``split`` is called,
+            before the first iteration.
 
         Raises
         ------

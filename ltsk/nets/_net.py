@@ -841,12 +841,13 @@ class LongTailNetClassifier(NeuralNetClassifier):
         y : array-like of shape (n_samples,), default=None
             Labels of any type; optional when ``X`` is a dataset.
         **fit_params : dict
-            Passed to skorch (forward / train_split parameters).
+            Passed on to skorch's fit (forward / train_split parameters).
             ``sample_weight`` is not supported and raises a ``TypeError``.
 
         Returns
         -------
         self : LongTailNetClassifier
+            The fitted net.
         """
         _refuse_sample_weight(type(self).__name__, fit_params)
         reset = not (self.warm_start and self.initialized_)
@@ -867,8 +868,10 @@ class LongTailNetClassifier(NeuralNetClassifier):
 
         Parameters
         ----------
-        X : array-like or torch Dataset
+        X : array-like of shape (n_samples, ...) or torch Dataset
+            Training inputs, as for :meth:`fit`.
         y : array-like of shape (n_samples,), default=None
+            Labels of any type; optional when ``X`` is a dataset.
         classes : array-like of shape (n_classes,), default=None
             All the labels, as in scikit-learn's ``partial_fit``: fixes
             ``classes_`` at the first call, so its ``y`` may lack some of them
@@ -877,10 +880,13 @@ class LongTailNetClassifier(NeuralNetClassifier):
             calls. ``None`` takes the ``classes`` parameter, else the labels
             of the first call's ``y``.
         **fit_params : dict
+            Passed on to skorch's fit (forward / train_split parameters).
+            ``sample_weight`` is not supported and raises a ``TypeError``.
 
         Returns
         -------
         self : LongTailNetClassifier
+            The net, trained further.
         """
         _refuse_sample_weight(type(self).__name__, fit_params)
         reset = not self.initialized_
@@ -902,8 +908,27 @@ class LongTailNetClassifier(NeuralNetClassifier):
         return super().get_dataset(X, y)
 
     def get_split_datasets(self, X, y=None, **fit_params):
-        """skorch's split; warns when a class of the data is only in the
-        validation part, where the net would never train on it."""
+        """Split the data into training and validation datasets with skorch.
+
+        Warns when a class of the data is only in the validation part, where
+        the net would never train on it.
+
+        Parameters
+        ----------
+        X : array-like or torch Dataset
+            Training inputs, as prepared by :meth:`fit` (labels encoded).
+        y : array-like of shape (n_samples,), default=None
+            Encoded labels, or None when ``X`` is a dataset carrying them.
+        **fit_params : dict
+            Passed on to skorch's ``train_split``.
+
+        Returns
+        -------
+        dataset_train : torch Dataset
+            The training part.
+        dataset_valid : torch Dataset or None
+            The validation part; None when ``train_split`` is None.
+        """
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
         if dataset_valid is not None:
             missing = np.setdiff1d(
@@ -1013,7 +1038,19 @@ class LongTailNetClassifier(NeuralNetClassifier):
         return DataLoader(root, batch_sampler=batch_sampler, **kwargs)
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        """Record T of ``q="progressive"`` in the new epoch's history row."""
+        """Record T of ``q="progressive"`` in the new epoch's history row.
+
+        Parameters
+        ----------
+        net : LongTailNetClassifier
+            The net itself, as skorch passes it to its hooks.
+        dataset_train : torch Dataset, default=None
+            The training dataset.
+        dataset_valid : torch Dataset, default=None
+            The validation dataset, if any.
+        **kwargs : dict
+            Further arguments of skorch's hook, passed on to it.
+        """
         super().on_epoch_begin(
             net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
         )
@@ -1055,7 +1092,24 @@ class LongTailNetClassifier(NeuralNetClassifier):
         return draw
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        """Stop with an error once a training batch's loss is not finite."""
+        """Stop with an error once a training batch's loss is not finite.
+
+        Parameters
+        ----------
+        net : LongTailNetClassifier
+            The net itself, as skorch passes it to its hooks.
+        dataset_train : torch Dataset, default=None
+            The training dataset.
+        dataset_valid : torch Dataset, default=None
+            The validation dataset, if any.
+        **kwargs : dict
+            Further arguments of skorch's hook, passed on to it.
+
+        Raises
+        ------
+        FloatingPointError
+            If a training loss of the epoch is NaN or infinite.
+        """
         super().on_epoch_end(
             net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
         )
@@ -1116,9 +1170,10 @@ class LongTailNetClassifier(NeuralNetClassifier):
         return {"loss": loss, "y_pred": y_pred}
 
     def get_mixup_loss(self, y_pred, y_a, y_b, lam_y, X=None):
-        r"""Mixed-pairs loss :math:`\lambda_y L(z, y_a) + (1 - \lambda_y) L(z, y_b)`.
+        r"""Compute the loss of mixed pairs of samples.
 
-        The criterion's per-sample losses on both labels (through
+        The loss is :math:`\lambda_y L(z, y_a) + (1 - \lambda_y) L(z, y_b)`: the
+        criterion's per-sample losses on both labels (through
         :meth:`get_loss`, with its ``reduction`` set to ``"none"``), combined
         per sample and reduced as the criterion reduces (see the class Notes).
 
@@ -1180,6 +1235,7 @@ class LongTailNetClassifier(NeuralNetClassifier):
         Parameters
         ----------
         X : array-like or torch Dataset
+            Inputs of the same kind and shape as those given to :meth:`fit`.
 
         Returns
         -------
@@ -1194,6 +1250,7 @@ class LongTailNetClassifier(NeuralNetClassifier):
         Parameters
         ----------
         X : array-like or torch Dataset
+            Inputs of the same kind and shape as those given to :meth:`fit`.
 
         Returns
         -------
@@ -1212,10 +1269,13 @@ class LongTailNetClassifier(NeuralNetClassifier):
         Parameters
         ----------
         X : array-like or torch Dataset
+            Inputs of the same kind and shape as those given to :meth:`fit`.
 
         Returns
         -------
         features : ndarray of shape (n_samples, n_features), dtype float32
+            Output of the backbone (the input of the final classifier) for
+            each sample.
         """
         X = self._check_predict_input(X)
         iterator = self.get_iterator(self.get_dataset(X), training=False)
@@ -1231,13 +1291,19 @@ class LongTailNetClassifier(NeuralNetClassifier):
 
         Parameters
         ----------
-        X : array-like or torch Dataset
+        X : array-like of shape (n_samples, ...) or torch Dataset
+            Training inputs, as for :meth:`fit`.
         y : array-like of shape (n_samples,), default=None
+            Labels of any type; optional when ``X`` is a dataset.
         **fit_params : dict
+            Passed on to skorch's fit (forward / train_split parameters).
+            ``sample_weight`` is not supported and raises a ``TypeError``.
 
         Returns
         -------
         features : ndarray of shape (n_samples, n_features), dtype float32
+            Output of the backbone (the input of the final classifier) for
+            each sample of ``X``, from the fitted net.
         """
         return self.fit(X, y, **fit_params).transform(X)
 
@@ -1263,11 +1329,13 @@ class LongTailNetClassifier(NeuralNetClassifier):
 
     @property
     def coef_(self) -> np.ndarray:
-        """Final-layer weights, shape (n_classes, n_features), rows in ``classes_``
-        order. For a cosine classifier (LDAM): the L2-normalised rows; the net's
-        logits are then ``cos`` = normalised features times these rows, and
-        ``argmax(F @ coef_.T)`` equals the net's prediction because normalising
-        a feature row by a positive number preserves the argmax.
+        """Final-layer weights, shape (n_classes, n_features).
+
+        Rows are in ``classes_`` order. For a cosine classifier (LDAM): the
+        L2-normalised rows; the net's logits are then ``cos`` = normalised
+        features times these rows, and ``argmax(F @ coef_.T)`` equals the net's
+        prediction because normalising a feature row by a positive number
+        preserves the argmax.
         """
         return self._final_layer()[0]
 

@@ -139,7 +139,13 @@ class ClassAwareSampler(torch.utils.data.Sampler[int]):
         self._class_probs = torch.from_numpy(self.class_probabilities)
 
     def draw(self) -> torch.Tensor:
-        """Draw one epoch of indices as an int64 tensor of shape (num_samples,)."""
+        """Draw one epoch of indices.
+
+        Returns
+        -------
+        indices : Tensor of shape (num_samples,), dtype int64
+            Positions of the drawn samples in ``labels``, with replacement.
+        """
         classes = torch.multinomial(
             self._class_probs,
             self.num_samples,
