@@ -428,7 +428,13 @@ class BBNClassifier(LongTailNetClassifier):
         super().on_epoch_begin(
             net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
         )
-        self.history.record("alpha", bbn_alpha(len(self.history) - 1, self.max_epochs))
+        # T is the schedule's length at its first epoch, kept in the history,
+        # so that a fit resumed from a checkpoint (``max_epochs = N - k``), a
+        # warm start or partial_fit continue the same schedule.
+        previous = self.history[-2] if len(self.history) > 1 else {}
+        total = previous.get("bbn_epochs", self.max_epochs)
+        self.history.record("bbn_epochs", total)
+        self.history.record("alpha", bbn_alpha(len(self.history) - 1, total))
 
     def get_iterator(self, dataset: Dataset, training: bool = False):
         """Paired uniform / reversed batches in training; the parent's otherwise.

@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score
-from skorch.callbacks import Callback, LRScheduler
+from skorch.callbacks import Callback, Checkpoint, LoadInitState, LRScheduler
 from skorch.dataset import ValidSplit
 from torch import nn
 from torch.optim.lr_scheduler import CosineAnnealingLR
@@ -481,3 +481,29 @@ def test_bad_input(params, error, match):
     X, y = make_data()
     with pytest.raises(error, match=match):
         small_net(**params).fit(X, y)
+
+
+class _Interrupt(Callback):
+    """Interrupts training after ``after`` epochs, as Ctrl-C would."""
+
+    def __init__(self, after):
+        self.after = after
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.after:
+            raise KeyboardInterrupt
+
+
+def test_alpha_resumed_from_a_checkpoint_continues_the_schedule(tmp_path):
+    # The documented resume recipe: max_epochs = N - k with LoadInitState.
+    X, y = make_data()
+    straight = small_net(max_epochs=5).fit(X, y).history[:, "alpha"]
+    assert straight == [bbn_alpha(t, 5) for t in range(5)]
+    checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path))
+    small_net(max_epochs=5, callbacks=[checkpoint, _Interrupt(after=2)]).fit(X, y)
+    checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path))
+    resumed = small_net(
+        max_epochs=3, callbacks=[checkpoint, LoadInitState(checkpoint)]
+    ).fit(X, y)
+    assert resumed.history[:, "alpha"] == straight
+    assert resumed.history[:, "bbn_epochs"] == [5] * 5
