@@ -20,7 +20,7 @@ Public API map
 Names are imported on first use, so ``import ltsk`` does not import torch.
 """
 
-import importlib
+from ltsk._lazy import lazy_attributes
 
 __version__ = "0.1.0.dev0"
 
@@ -40,18 +40,12 @@ def _exports():
     return {**_LAZY, **heads}
 
 
+_getattr, __dir__ = lazy_attributes(__name__, _exports)
+
+
 def __getattr__(name):
     # ``__all__`` itself is computed on first use (PEP 562), so that the
     # registered heads are exported without importing them at ``import ltsk``.
     if name == "__all__":
         return [*_exports(), "__version__"]
-    module = _LAZY.get(name) or _exports().get(name)
-    if module is not None:
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'ltsk' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_exports()))
+    return _getattr(name)

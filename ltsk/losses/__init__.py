@@ -13,9 +13,9 @@
   alone does not import torch).
 """
 
-import importlib
 from typing import TYPE_CHECKING
 
+from ltsk._lazy import lazy_attributes
 from ltsk.losses._weights import class_weights
 
 _LAZY = {
@@ -59,15 +59,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    # The torch losses are imported on first use, so that class_weights works
-    # without torch installed.
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'ltsk.losses' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+# The torch losses are imported on first use, so that class_weights works
+# without torch installed.
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

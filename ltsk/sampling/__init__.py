@@ -10,6 +10,7 @@
   probabilities p_j (imported on first use, so this package needs no torch).
 """
 
+from ltsk._lazy import lazy_attributes
 from ltsk.sampling._power_law import PowerLawSampler
 from ltsk.sampling._probabilities import (
     class_sampling_probabilities,
@@ -26,9 +27,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    if name == "ClassAwareSampler":
-        from ltsk.sampling._torch import ClassAwareSampler
-
-        return ClassAwareSampler
-    raise AttributeError(f"module 'ltsk.sampling' has no attribute {name!r}")
+# ClassAwareSampler needs torch: imported on first use.
+__getattr__, __dir__ = lazy_attributes(
+    __name__, {"ClassAwareSampler": "ltsk.sampling._torch"}
+)
