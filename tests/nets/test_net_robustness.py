@@ -16,7 +16,6 @@ from skorch.callbacks import Callback, Checkpoint, LoadInitState
 from skorch.dataset import ValidSplit
 from torch import nn
 
-import ltsk.nets._net as net_module
 from ltsk.losses import FocalLoss
 from ltsk.nets import MLP, BBNClassifier, LongTailNetClassifier
 from ltsk.nets._data import EpochBatchSampler
@@ -255,23 +254,8 @@ class Interrupt(Callback):
             raise KeyboardInterrupt
 
 
-@pytest.fixture
-def schedule(monkeypatch):
-    """(t, T, probabilities) of every epoch's progressive draw."""
-    calls = []
-    real = net_module.progressive_sampling_probabilities
-
-    def recording(counts, epoch, n_epochs):
-        p = real(counts, epoch, n_epochs)
-        calls.append((epoch, n_epochs, p))
-        return p
-
-    monkeypatch.setattr(net_module, "progressive_sampling_probabilities", recording)
-    return calls
-
-
 def _assert_same_schedule(got, expected):
-    assert [(t, T) for t, T, _ in got] == [(t, T) for t, T, _ in expected]
+    assert [(t, T) for _, t, T, _ in got] == [(t, T) for _, t, T, _ in expected]
     for (*_, p), (*_, q) in zip(got, expected, strict=True):
         np.testing.assert_array_equal(p, q)
 
@@ -282,7 +266,7 @@ def test_progressive_resumed_from_a_checkpoint_continues_the_schedule(
     X, y = make_data()
     small_net(q="progressive", max_epochs=5).fit(X, y)
     straight = list(schedule)
-    assert [(t, T) for t, T, _ in straight] == [(t, 5) for t in range(5)]
+    assert [(t, T) for _, t, T, _ in straight] == [(t, 5) for t in range(5)]
 
     schedule.clear()
     checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path))

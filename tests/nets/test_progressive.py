@@ -8,7 +8,6 @@ from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 
-import ltsk.nets._net as net_module
 from ltsk.datasets import load_digits_lt
 from ltsk.nets import MLP, LongTailNetClassifier
 
@@ -26,21 +25,6 @@ class LabelSpy(Callback):
         if training:
             epoch = len(net.history) - 1
             self.labels_.setdefault(epoch, []).append(batch[1].numpy().copy())
-
-
-@pytest.fixture
-def schedule(monkeypatch):
-    """Record (counts, t, T, probabilities) of every epoch's draw."""
-    calls = []
-    real = net_module.progressive_sampling_probabilities
-
-    def recording(counts, epoch, n_epochs):
-        p = real(counts, epoch, n_epochs)
-        calls.append((np.asarray(counts).copy(), epoch, n_epochs, p))
-        return p
-
-    monkeypatch.setattr(net_module, "progressive_sampling_probabilities", recording)
-    return calls
 
 
 def make_data(counts=COUNTS, seed=0):
