@@ -20,6 +20,7 @@ from ltsk.heads._solver import (
     minimize_lbfgs,
     multinomial_objective,
 )
+from ltsk.losses._smoothing import label_aware_smoothing
 
 # Spectral projected gradient: memory of the non-monotone line search,
 # sufficient-decrease constant, and the bounds of the spectral step length.
@@ -52,6 +53,23 @@ def smoothing_gradient(F, y, n_classes, weights, eps, mu, scale):
     grad_c = per_class_u - u.sum() / n_classes
     grad_W -= np.outer(grad_c, mu)
     return np.concatenate([(grad_W / scale).ravel(), grad_c])
+
+
+def scales_smoothing_gradient(logits, y, weights, eps):
+    r"""Gradient of LWS's label-smoothing term in the scales :math:`f`.
+
+    With scaled logits :math:`f \odot z_i`, the smoothing term
+    :math:`\sum_i s_i \epsilon_i (f_{y_i} z_{i,y_i} - \frac1C \sum_j f_j
+    z_{ij})` is linear in :math:`f`, with gradient :math:`g_j = \sum_{i: y_i
+    = j} u_i z_{ij} - \frac1C \sum_i u_i z_{ij}`, :math:`u_i = s_i
+    \epsilon_i`. ``logits`` are class-major, (n_classes, n_samples).
+    """
+    n_classes, n_samples = logits.shape
+    u = weights * eps
+    own = logits[y, np.arange(n_samples)].astype(np.float64)
+    return (
+        np.bincount(y, weights=u * own, minlength=n_classes) - (logits @ u) / n_classes
+    )
 
 
 def with_linear_term(objective, gradient):
@@ -244,3 +262,17 @@ def fit_multinomial_constrained(
     W[present] = W_present
     b[present] = x[n_weights:] - W_present @ mu
     return W, b, n_iter
+
+
+def head_smoothing(head, counts):
+    """Per-class label-aware smoothing factors of a head (0 for absent classes)."""
+    if head.smooth_head == head.smooth_tail == 0:
+        return np.zeros(counts.shape[0])
+    smoothing = label_aware_smoothing(
+        counts,
+        smooth_head=head.smooth_head,
+        smooth_tail=head.smooth_tail,
+        shape=head.smooth_shape,
+    )
+    smoothing[counts == 0] = 0.0
+    return smoothing

@@ -7,9 +7,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ltsk.heads._base import LinearHead
-from ltsk.heads._constrained import fit_multinomial_constrained
+from ltsk.heads._constrained import fit_multinomial_constrained, head_smoothing
 from ltsk.heads._solver import fit_multinomial
-from ltsk.losses._smoothing import label_aware_smoothing
 
 
 class CRTHead(LinearHead):
@@ -211,7 +210,7 @@ class CRTHead(LinearHead):
         self.smooth_shape = smooth_shape
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
-        smoothing = _smoothing(self, counts)
+        smoothing = head_smoothing(self, counts)
         common = {
             "sample_weight": sample_weight,
             "q": self.q,
@@ -240,17 +239,3 @@ class CRTHead(LinearHead):
             )
         self.smoothing_ = smoothing
         self._set_linear(coef, intercept)
-
-
-def _smoothing(head, counts):
-    """Per-class label-aware smoothing factors of a head (0 for absent classes)."""
-    if head.smooth_head == head.smooth_tail == 0:
-        return np.zeros(counts.shape[0])
-    smoothing = label_aware_smoothing(
-        counts,
-        smooth_head=head.smooth_head,
-        smooth_tail=head.smooth_tail,
-        shape=head.smooth_shape,
-    )
-    smoothing[counts == 0] = 0.0
-    return smoothing

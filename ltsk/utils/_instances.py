@@ -15,6 +15,7 @@ HEAD_TEST_PARAMS: dict[str, list[dict]] = {
         {"q": 0.5, "gamma": 2.0},
         {"max_norm": 1.0, "smooth_head": 0.3, "smooth_tail": 0.1},
     ],
+    "lws": [{"smooth_head": 0.3, "smooth_tail": 0.1}],
     "ncm": [{"metric": "cosine"}],
 }
 
