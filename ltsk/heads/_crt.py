@@ -130,21 +130,25 @@ class CRTHead(LinearHead):
     search, projecting each row onto the ball after every step; ``tol``
     bounds the projected-gradient residual, zero exactly at the points that
     satisfy the KKT conditions. The weight-balancing recipe [4]_ re-trains
-    the classifier on the first stage's features with a class-balanced loss
-    (``q=0``: class weights :math:`\propto 1/n_j`, which the effective
-    number of its code's class-balanced loss, :math:`\beta = 0.9999`,
-    equals up to 1% while :math:`n_j \le 200`), its focal form
-    (``gamma=2``), a strong weight decay and MaxNorm. Its SGD weight decay
-    :math:`\lambda` on a loss averaged over the samples with class-balanced
-    weights :math:`w_{y_i}` (summing to :math:`C` over the classes)
-    corresponds to ``alpha`` :math:`= \lambda N / \sum_i w_{y_i}` here,
-    where the loss weights sum to one; its radius is set, at the start of
-    fine-tuning, at :math:`m + 0.1 (M - m)` of the smallest and largest row
-    norms :math:`m, M` of the first stage's classifier, which
-    ``max_norm`` takes explicitly (see :class:`~ltsk.nets.MaxNorm`).
-    Unlike that recipe, the bias is neither penalised nor constrained, and
-    the solution is the exact optimum rather than ten epochs of SGD from the
-    first stage's weights.
+    the classifier on the first stage's features with a class-balanced loss,
+    a strong weight decay and MaxNorm. Here that is ``q=0`` (class weights
+    :math:`\propto 1/n_j`, which the effective number of its code's
+    class-balanced loss, :math:`\beta = 0.9999`, equals up to 1% while
+    :math:`n_j \le 200`), a large ``alpha`` and ``max_norm``. A weight decay
+    :math:`\lambda` on a softmax cross-entropy averaged over the samples with
+    class weights :math:`w_{y_i}` corresponds to ``alpha`` :math:`= \lambda N
+    / \sum_i w_{y_i}` here, where the loss weights sum to one. The radius is
+    set, at the start of fine-tuning, at :math:`m + 0.1 (M - m)` of the
+    smallest and largest row norms :math:`m, M` of the first stage's
+    classifier, which ``max_norm`` takes explicitly (see
+    :class:`~ltsk.nets.MaxNorm`). Differences from the authors' code: their
+    stage-2 loss (``CB_loss`` with ``loss_type="softmax"``) is a binary
+    cross-entropy of each class's softmax probability, averaged over the
+    :math:`N C` entries, with its ``gamma=2`` unused; cRT minimises the
+    weighted softmax cross-entropy. Their weight decay and MaxNorm loop also
+    leave the bias to the weight decay only, whereas here it is neither
+    penalised nor constrained; and the solution is the exact optimum rather
+    than ten epochs of SGD from the first stage's weights.
 
     References
     ----------
