@@ -201,6 +201,8 @@ def test_errors_and_warnings():
     F, y = _data(6)
     with pytest.raises(ValueError, match="gamma"):
         CRTHead(gamma=2.0, smooth_head=0.2).fit(F, y)
+    with pytest.raises(ValueError, match="gamma=5000 is too large"):
+        CRTHead(gamma=5000.0, max_norm=0.5).fit(F, y)
     with pytest.raises(ValueError, match="max_norm"):
         CRTHead(max_norm=0.0).fit(F, y)
     with pytest.raises(ValueError, match="smooth_shape"):
