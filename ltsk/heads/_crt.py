@@ -3,9 +3,11 @@
 from numbers import Integral, Real
 from typing import ClassVar
 
-from sklearn.utils._param_validation import Interval
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ltsk.heads._base import LinearHead
+from ltsk.heads._constrained import fit_multinomial_constrained, head_smoothing
 from ltsk.heads._solver import fit_multinomial
 
 
@@ -35,6 +37,22 @@ class CRTHead(LinearHead):
         the solver's standardised problem: columns of ``F`` centred and divided
         by :math:`\sqrt{\mathrm{var} + \alpha}`, objective divided by its
         value at the start. So ``tol`` does not depend on the units of ``F``.
+        With ``max_norm``, the bound is on the projected-gradient residual
+        :math:`\lVert P(x - g) - x\rVert_\infty` (see Notes).
+    max_norm : float > 0 or None, default=None
+        Radius :math:`r` of the constraint :math:`\lVert w_j\rVert_2 \le r`
+        on every class's weights, in the units of ``F`` (the bias is free):
+        the MaxNorm of weight balancing's second stage (Alshammari et al.,
+        2022). None leaves the weights unconstrained.
+    smooth_head : float in [0, 1], default=0.0
+        Label-aware smoothing (MiSLAS, Zhong et al., 2021) of the largest
+        class: its target is :math:`(1 - \epsilon) e_y + \epsilon / C`.
+    smooth_tail : float in [0, 1], default=0.0
+        Label-aware smoothing of the smallest class. With both at 0 (the
+        default) the loss is unsmoothed.
+    smooth_shape : {"concave", "linear", "convex"}, default="concave"
+        Curve of the smoothing between them, see
+        :func:`ltsk.losses.label_aware_smoothing`.
 
     Attributes
     ----------
@@ -47,7 +65,11 @@ class CRTHead(LinearHead):
     intercept_ : ndarray of shape (n_classes,)
         Its bias (``-inf`` for absent classes).
     n_iter_ : int
-        Number of L-BFGS iterations run.
+        Number of L-BFGS (or, with ``max_norm``, projected-gradient)
+        iterations run.
+    smoothing_ : ndarray of shape (n_classes,)
+        The label-smoothing factor :math:`\epsilon_j` of each class (zeros
+        without smoothing).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -91,6 +113,43 @@ class CRTHead(LinearHead):
     ``gamma`` of about 215 for ``C=3``), loss and gradient vanish at the start
     and :meth:`fit` raises ``ValueError`` naming ``gamma``.
 
+    **Label-aware smoothing** (``smooth_head``, ``smooth_tail``) replaces the
+    cross-entropy of a sample of class :math:`y` by the cross-entropy
+    against :math:`q = (1 - \epsilon_y) e_y + \epsilon_y / C`, with
+    :math:`\epsilon_j` from :func:`ltsk.losses.label_aware_smoothing` of the
+    (weighted) class counts, :math:`C` the number of classes present. With
+    the default ``q=0`` this is the classifier re-training of MiSLAS's second
+    stage [3]_ (which also shifts the batch-norm statistics of the frozen
+    network; nothing here does that). Since :math:`-\sum_j q_j\log p_j =
+    \mathrm{CE} + \epsilon_y (z_y - \bar z)`, the smoothing adds a term
+    linear in the logits. It cannot be combined with ``gamma > 0``.
+
+    **Max-norm** (``max_norm``) solves the problem above subject to
+    :math:`\lVert w_j\rVert_2 \le r` by the spectral projected gradient
+    method (Birgin, Martinez and Raydan, 2000) with a non-monotone line
+    search, projecting each row onto the ball after every step; ``tol``
+    bounds the projected-gradient residual, zero exactly at the points that
+    satisfy the KKT conditions. The weight-balancing recipe [4]_ re-trains
+    the classifier on the first stage's features with a class-balanced loss,
+    a strong weight decay and MaxNorm. Here that is ``q=0`` (class weights
+    :math:`\propto 1/n_j`, which the effective number of its code's
+    class-balanced loss, :math:`\beta = 0.9999`, equals up to 1% while
+    :math:`n_j \le 200`), a large ``alpha`` and ``max_norm``. A weight decay
+    :math:`\lambda` on a softmax cross-entropy averaged over the samples with
+    class weights :math:`w_{y_i}` corresponds to ``alpha`` :math:`= \lambda N
+    / \sum_i w_{y_i}` here, where the loss weights sum to one. The radius is
+    set, at the start of fine-tuning, at :math:`m + 0.1 (M - m)` of the
+    smallest and largest row norms :math:`m, M` of the first stage's
+    classifier, which ``max_norm`` takes explicitly (see
+    :class:`~ltsk.nets.MaxNorm`). Differences from the authors' code: their
+    stage-2 loss (``CB_loss`` with ``loss_type="softmax"``) is a binary
+    cross-entropy of each class's softmax probability, averaged over the
+    :math:`N C` entries, with its ``gamma=2`` unused; cRT minimises the
+    weighted softmax cross-entropy. Their weight decay and MaxNorm loop also
+    leave the bias to the weight decay only, whereas here it is neither
+    penalised nor constrained; and the solution is the exact optimum rather
+    than ten epochs of SGD from the first stage's weights.
+
     References
     ----------
     .. [1] B. Kang, S. Xie, M. Rohrbach, Z. Yan, A. Gordo, J. Feng and
@@ -98,6 +157,10 @@ class CRTHead(LinearHead):
        Recognition", ICLR 2020.
     .. [2] T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollar, "Focal Loss
        for Dense Object Detection", ICCV 2017.
+    .. [3] Z. Zhong, J. Cui, S. Liu and J. Jia, "Improving Calibration for
+       Long-Tailed Recognition", CVPR 2021 (MiSLAS).
+    .. [4] S. Alshammari, Y.-X. Wang, D. Ramanan and S. Kong, "Long-Tailed
+       Recognition via Weight Balancing", CVPR 2022.
 
     Examples
     --------
@@ -111,6 +174,9 @@ class CRTHead(LinearHead):
     (3, 4)
     >>> head.predict_proba(F[:2]).sum(axis=1)
     array([1., 1.])
+    >>> wb = CRTHead(alpha=1e-2, max_norm=1.0).fit(F, y)
+    >>> bool(np.linalg.norm(wb.coef_, axis=1).max() <= 1.0)
+    True
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -119,26 +185,61 @@ class CRTHead(LinearHead):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
+        "max_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "smooth_head": [Interval(Real, 0, 1, closed="both")],
+        "smooth_tail": [Interval(Real, 0, 1, closed="both")],
+        "smooth_shape": [StrOptions({"concave", "linear", "convex"})],
     }
 
-    def __init__(self, q=0.0, gamma=0.0, alpha=1e-4, max_iter=500, tol=1e-4):
+    def __init__(
+        self,
+        q=0.0,
+        gamma=0.0,
+        alpha=1e-4,
+        max_iter=500,
+        tol=1e-4,
+        max_norm=None,
+        smooth_head=0.0,
+        smooth_tail=0.0,
+        smooth_shape="concave",
+    ):
         self.q = q
         self.gamma = gamma
         self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
+        self.max_norm = max_norm
+        self.smooth_head = smooth_head
+        self.smooth_tail = smooth_tail
+        self.smooth_shape = smooth_shape
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
-        coef, intercept, self.n_iter_ = fit_multinomial(
-            F,
-            y,
-            counts,
-            sample_weight=sample_weight,
-            q=self.q,
-            gamma=self.gamma,
-            alpha=self.alpha,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            owner=type(self).__name__,
-        )
+        smoothing = head_smoothing(self, counts)
+        common = {
+            "sample_weight": sample_weight,
+            "q": self.q,
+            "gamma": self.gamma,
+            "alpha": self.alpha,
+            "max_iter": self.max_iter,
+            "tol": self.tol,
+            "owner": type(self).__name__,
+        }
+        if self.smooth_head == self.smooth_tail == 0 and self.max_norm is None:
+            coef, intercept, self.n_iter_ = fit_multinomial(F, y, counts, **common)
+        else:
+            if self.gamma > 0 and np.any(smoothing > 0):
+                raise ValueError(
+                    f"gamma={self.gamma:g} cannot be combined with label-aware "
+                    "smoothing (smooth_head, smooth_tail): the smoothed loss is "
+                    "a cross-entropy; set gamma=0 or both smoothing factors to 0."
+                )
+            coef, intercept, self.n_iter_ = fit_multinomial_constrained(
+                F,
+                y,
+                counts,
+                smoothing=smoothing if np.any(smoothing > 0) else None,
+                max_norm=self.max_norm,
+                **common,
+            )
+        self.smoothing_ = smoothing
         self._set_linear(coef, intercept)

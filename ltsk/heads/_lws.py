@@ -6,9 +6,14 @@ from typing import ClassVar
 import numpy as np
 from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ltsk.heads._base import LinearHead
+from ltsk.heads._constrained import (
+    head_smoothing,
+    scales_smoothing_gradient,
+    with_linear_term,
+)
 from ltsk.heads._solver import (
     balanced_weights,
     encode_present,
@@ -68,6 +73,15 @@ class LWSHead(LinearHead):
     tol : float > 0, default=1e-6
         L-BFGS stops when the largest gradient component of the objective
         divided by its value at the start is below ``tol``.
+    smooth_head : float in [0, 1], default=0.0
+        Label-aware smoothing (MiSLAS, Zhong et al., 2021) of the largest
+        class: its target is :math:`(1 - \epsilon) e_y + \epsilon / C`.
+    smooth_tail : float in [0, 1], default=0.0
+        Label-aware smoothing of the smallest class. With both at 0 (the
+        default) the loss is unsmoothed.
+    smooth_shape : {"concave", "linear", "convex"}, default="concave"
+        Curve of the smoothing between them, see
+        :func:`ltsk.losses.label_aware_smoothing`.
 
     Attributes
     ----------
@@ -83,6 +97,9 @@ class LWSHead(LinearHead):
         :math:`f_j b_j` (``-inf`` for absent classes).
     n_iter_ : int
         Number of L-BFGS iterations run.
+    smoothing_ : ndarray of shape (n_classes,)
+        The label-smoothing factor :math:`\epsilon_j` of each class (zeros
+        without smoothing).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -109,6 +126,15 @@ class LWSHead(LinearHead):
     classifier) rather than 0. When ``coef`` is not passed to :meth:`fit`, an
     instance-balanced multinomial classifier is fitted on ``F`` first.
 
+    With label-aware smoothing, CE is the cross-entropy against
+    :math:`(1 - \epsilon_y) e_y + \epsilon_y / C`, :math:`\epsilon_j` from
+    :func:`ltsk.losses.label_aware_smoothing` of the (weighted) class counts
+    and :math:`C` the number of classes present: it adds
+    :math:`\sum_i s_i \epsilon_{y_i} (f_{y_i} z_{i,y_i} - \frac1C \sum_j
+    f_j z_{ij})`, linear in :math:`f`. MiSLAS (Zhong et al., 2021) pairs the
+    smoothing with its own learnable scaling and shift of the classifier;
+    here only the scales of LWS are learned.
+
     References
     ----------
     .. [1] B. Kang et al., "Decoupling Representation and Classifier for
@@ -133,25 +159,45 @@ class LWSHead(LinearHead):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
+        "smooth_head": [Interval(Real, 0, 1, closed="both")],
+        "smooth_tail": [Interval(Real, 0, 1, closed="both")],
+        "smooth_shape": [StrOptions({"concave", "linear", "convex"})],
     }
 
-    def __init__(self, q=0.0, alpha=1e-4, max_iter=100, tol=1e-6):
+    def __init__(
+        self,
+        q=0.0,
+        alpha=1e-4,
+        max_iter=100,
+        tol=1e-6,
+        smooth_head=0.0,
+        smooth_tail=0.0,
+        smooth_shape="concave",
+    ):
         self.q = q
         self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
+        self.smooth_head = smooth_head
+        self.smooth_tail = smooth_tail
+        self.smooth_shape = smooth_shape
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
         coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
         present = np.flatnonzero(counts > 0)
         logits = coef[present] @ F.T
         logits += intercept[present][:, None]
-        objective = lws_objective(
-            logits,
-            encode_present(y, counts),
-            balanced_weights(y, counts, self.q, sample_weight),
-            self.alpha,
-        )
+        y_present = encode_present(y, counts)
+        weights = balanced_weights(y, counts, self.q, sample_weight)
+        objective = lws_objective(logits, y_present, weights, self.alpha)
+        self.smoothing_ = head_smoothing(self, counts)
+        if np.any(self.smoothing_ > 0):
+            objective = with_linear_term(
+                objective,
+                scales_smoothing_gradient(
+                    logits, y_present, weights, self.smoothing_[y]
+                ),
+            )
         f, self.n_iter_ = minimize_lbfgs(
             objective,
             np.ones(present.size),

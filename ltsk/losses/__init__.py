@@ -9,6 +9,9 @@
   logits shifted by ``log(count)``.
 - :class:`LDAMLoss`, :func:`ldam_loss` - label-distribution-aware margins, used
   with the cosine classifier :class:`NormedLinear`.
+- :class:`LabelAwareSmoothingLoss`, :func:`label_aware_smoothing_loss` -
+  cross-entropy with per-class label smoothing (MiSLAS);
+  :func:`label_aware_smoothing` its factors (numpy).
 - :func:`class_weights` - per-class weights from counts (numpy; importing it
   alone does not import torch).
 """
@@ -16,6 +19,7 @@
 from typing import TYPE_CHECKING
 
 from ltsk._lazy import lazy_attributes
+from ltsk.losses._smoothing import label_aware_smoothing
 from ltsk.losses._weights import class_weights
 
 _LAZY = {
@@ -30,11 +34,17 @@ _LAZY = {
     "LDAMLoss": "ltsk.losses._ldam",
     "ldam_loss": "ltsk.losses._ldam",
     "NormedLinear": "ltsk.losses._ldam",
+    "LabelAwareSmoothingLoss": "ltsk.losses._label_aware",
+    "label_aware_smoothing_loss": "ltsk.losses._label_aware",
 }
 
 if TYPE_CHECKING:
     from ltsk.losses._class_balanced import ClassBalancedLoss, class_balanced_loss
     from ltsk.losses._focal import FocalLoss, focal_loss
+    from ltsk.losses._label_aware import (
+        LabelAwareSmoothingLoss,
+        label_aware_smoothing_loss,
+    )
     from ltsk.losses._ldam import LDAMLoss, NormedLinear, ldam_loss
     from ltsk.losses._logit_adjusted import (
         BalancedSoftmaxLoss,
@@ -48,17 +58,20 @@ __all__ = [
     "ClassBalancedLoss",
     "FocalLoss",
     "LDAMLoss",
+    "LabelAwareSmoothingLoss",
     "LogitAdjustedLoss",
     "NormedLinear",
     "balanced_softmax_loss",
     "class_balanced_loss",
     "class_weights",
     "focal_loss",
+    "label_aware_smoothing",
+    "label_aware_smoothing_loss",
     "ldam_loss",
     "logit_adjusted_loss",
 ]
 
 
-# The torch losses are imported on first use, so that class_weights works
-# without torch installed.
+# The torch losses are imported on first use, so that class_weights and
+# label_aware_smoothing work without torch installed.
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -31,6 +31,9 @@ CONSTRAINTS: dict[str, list] = {
     "scale": [Interval(Real, 0, None, closed="neither")],
     "weight": [None, "array-like"],
     "loss_type": [StrOptions({"softmax", "sigmoid"})],
+    "smooth_head": [Interval(Real, 0, 1, closed="both")],
+    "smooth_tail": [Interval(Real, 0, 1, closed="both")],
+    "shape": [StrOptions({"concave", "linear", "convex"})],
 }
 
 

@@ -7,8 +7,9 @@
 - :class:`BBNClassifier` - the bilateral-branch network (uniform and reversed
   samplers, cumulative learning with :func:`bbn_alpha`) of Zhou et al. (2020).
 - :class:`DeferredReweighting` - the DRW callback (class-balanced weights from
-  a given epoch); :func:`remix_label_weights` - Remix's label rule, for
-  training loops of your own.
+  a given epoch); :class:`MaxNorm` - weight balancing's per-step norm
+  constraint on the classifier rows; :func:`remix_label_weights` - Remix's
+  label rule, for training loops of your own.
 - Backbones that infer their input size from the data: :class:`MLP` (tabular),
   :class:`SmallCNN` (28x28 and 32x32 images), :class:`ResNet32` (CIFAR-LT).
 """
@@ -16,6 +17,7 @@
 from ltsk.nets._backbones import MLP, ResNet32, SmallCNN
 from ltsk.nets._bbn import BBNClassifier, bbn_alpha
 from ltsk.nets._callbacks import DeferredReweighting
+from ltsk.nets._max_norm import MaxNorm
 from ltsk.nets._mixup import remix_label_weights
 from ltsk.nets._net import LongTailNetClassifier
 
@@ -24,6 +26,7 @@ __all__ = [
     "DeferredReweighting",
     "LongTailNetClassifier",
     "MLP",
+    "MaxNorm",
     "ResNet32",
     "SmallCNN",
     "bbn_alpha",

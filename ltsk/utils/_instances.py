@@ -11,7 +11,11 @@ from ltsk.heads import HEADS
 
 # {registry name: [constructor parameters, ...]} beyond the defaults.
 HEAD_TEST_PARAMS: dict[str, list[dict]] = {
-    "crt": [{"q": 0.5, "gamma": 2.0}],
+    "crt": [
+        {"q": 0.5, "gamma": 2.0},
+        {"max_norm": 1.0, "smooth_head": 0.3, "smooth_tail": 0.1},
+    ],
+    "lws": [{"smooth_head": 0.3, "smooth_tail": 0.1}],
     "ncm": [{"metric": "cosine"}],
 }
 

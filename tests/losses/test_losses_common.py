@@ -13,11 +13,13 @@ from ltsk.losses import (
     BalancedSoftmaxLoss,
     ClassBalancedLoss,
     FocalLoss,
+    LabelAwareSmoothingLoss,
     LDAMLoss,
     LogitAdjustedLoss,
     balanced_softmax_loss,
     class_balanced_loss,
     focal_loss,
+    label_aware_smoothing_loss,
     ldam_loss,
     logit_adjusted_loss,
 )
@@ -80,6 +82,13 @@ CASES = {
         ),
         True,
     ),
+    "label_aware_smoothing": (
+        lambda **kw: LabelAwareSmoothingLoss(COUNTS, smooth_tail=0.05, **kw),
+        lambda z, t, **kw: label_aware_smoothing_loss(
+            z, t, COUNTS, smooth_tail=0.05, **kw
+        ),
+        True,
+    ),
 }
 FUNCTION_NAMES = {
     "focal": "focal_loss",
@@ -91,6 +100,7 @@ FUNCTION_NAMES = {
     "balanced_softmax": "balanced_softmax_loss",
     "ldam": "ldam_loss",
     "ldam_weighted": "ldam_loss",
+    "label_aware_smoothing": "label_aware_smoothing_loss",
 }
 # Losses whose "mean" is sum(w_i l_i) / sum(w_i) with per-class weights w (as
 # F.cross_entropy(weight=w)); the others divide by the number of samples, the
