@@ -9,6 +9,9 @@
 - :class:`DeferredReweighting` - the DRW callback (class-balanced weights from
   a given epoch); :func:`remix_label_weights` - Remix's label rule, for
   training loops of your own.
+- :class:`TorchExtractor` - any trained ``nn.Module`` (a torchvision or timm
+  model) as a frozen feature extractor, with its final layer as the joint
+  classifier of the stage-2 heads.
 - Backbones that infer their input size from the data: :class:`MLP` (tabular),
   :class:`SmallCNN` (28x28 and 32x32 images), :class:`ResNet32` (CIFAR-LT).
 """
@@ -16,6 +19,7 @@
 from ltsk.nets._backbones import MLP, ResNet32, SmallCNN
 from ltsk.nets._bbn import BBNClassifier, bbn_alpha
 from ltsk.nets._callbacks import DeferredReweighting
+from ltsk.nets._extractor import TorchExtractor
 from ltsk.nets._mixup import remix_label_weights
 from ltsk.nets._net import LongTailNetClassifier
 
@@ -26,6 +30,7 @@ __all__ = [
     "MLP",
     "ResNet32",
     "SmallCNN",
+    "TorchExtractor",
     "bbn_alpha",
     "remix_label_weights",
 ]
