@@ -271,6 +271,8 @@ class TorchExtractor(TransformerMixin, BaseEstimator):
             for batch in loader:
                 if isinstance(batch, (list, tuple)):
                     batch = batch[0]  # (x, label) items
+                if batch.is_floating_point():
+                    batch = batch.to(dtype)
                 yield batch.to(device)
             return
         if not isinstance(X, torch.Tensor):

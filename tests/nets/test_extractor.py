@@ -164,6 +164,11 @@ def test_inputs_follow_the_module_dtype_and_integers_stay_integers():
     expected = double(torch.tensor(X)).detach().numpy()
     np.testing.assert_allclose(F, expected, rtol=1e-6)
     assert F.dtype == np.float32
+    # a Dataset of float32 tensors reaches the float64 module as float64
+    dataset = TensorDataset(torch.tensor(X, dtype=torch.float32))
+    np.testing.assert_allclose(
+        TorchExtractor(double).transform(dataset), expected, rtol=1e-5
+    )
     tokens = nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(12, 3))
     ids = np.array([[1, 2, 3], [4, 5, 9]])
     F = TorchExtractor(tokens, layer="2").transform(ids)
