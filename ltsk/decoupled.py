@@ -102,6 +102,7 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     extractor : estimator with ``transform`` or None, default=None
         A fitted feature extractor: a fitted
         :class:`~ltsk.nets.LongTailNetClassifier` (penultimate features), any
+        trained torch module wrapped in :class:`~ltsk.nets.TorchExtractor`, any
         fitted scikit-learn transformer or Pipeline, or one wrapped in
         :class:`~sklearn.frozen.FrozenEstimator`. ``None`` uses the raw
         features. When it has ``coef_`` and ``intercept_`` of shape

@@ -1,3 +1,4 @@
+import io
 import json
 import runpy
 from pathlib import Path
@@ -219,3 +220,43 @@ def test_speed_tool_reference_stage2_is_the_same_sgd_on_cached_features(
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     assert len(np.unique(runs[0][1])) > 1
     assert net.module_.backbone.training == mode
+
+
+class _Terminal(io.StringIO):
+    """A stream that says it is a terminal, as a console's stderr does."""
+
+    def isatty(self):
+        return True
+
+
+def _progress_of(stream, epochs=3, **kwargs):
+    protocol = load_protocol("digits-lt", seed=0)
+    protocol.epochs = epochs
+    run_benchmark(protocol, methods="decoupled", stream=stream, **kwargs)
+    return stream.getvalue()
+
+
+def test_progress_in_a_log_is_one_plain_line_per_method():
+    text = _progress_of(io.StringIO())
+    assert "\x1b" not in text and "\r" not in text  # no ANSI codes, no bar
+    lines = text.splitlines()
+    assert all(line.startswith("[") for line in lines)
+    # the joint net: one line when trained, none per epoch
+    trained = [line for line in lines if "Joint (CE, q=1)" in line]
+    assert len(trained) == 1 and "3 epochs in" in trained[0]
+    assert not any("epoch 1/" in line for line in lines)
+    for name, _ in _head_methods(HEADS):
+        assert sum(f"stage 2: {name}" in line for line in lines) == 1
+
+
+def test_progress_on_a_terminal_draws_an_epoch_bar():
+    text = _progress_of(_Terminal())
+    bar = [part for part in text.split("\r") if "Joint (CE, q=1)" in part]
+    # tqdm redraws the bar in place (carriage returns) up to 3/3 epochs
+    assert any("3/3" in part and "epoch" in part for part in bar)
+    assert any("1/3" in part for part in bar)
+    assert "3 epochs in" in text
+
+
+def test_progress_false_is_silent():
+    assert _progress_of(_Terminal(), epochs=1, progress=False) == ""

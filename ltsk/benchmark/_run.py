@@ -15,14 +15,25 @@ __all__ = ["choose_tau", "run_benchmark"]
 
 
 class _Progress:
-    def __init__(self, enabled):
+    """Timestamped plain lines on ``stream``; a fit's tqdm bar draws there too."""
+
+    def __init__(self, enabled, stream=None):
         self.enabled = enabled
+        self.stream = sys.stderr if stream is None else stream
         self.start = perf_counter()
 
     def __call__(self, message):
         if self.enabled:
             elapsed = perf_counter() - self.start
-            print(f"[{elapsed:7.1f}s] {message}", file=sys.stderr, flush=True)
+            print(f"[{elapsed:7.1f}s] {message}", file=self.stream, flush=True)
+
+    def trained(self, name, net, seconds):
+        """The one line of a finished network fit."""
+        loss = net.history[-1, "train_loss"]
+        self(
+            f"{name}: {len(net.history)} epochs in {seconds:.1f} s, final train "
+            f"loss {loss:.4f}"
+        )
 
 
 def choose_tau(head, F_train, y_train, F_val, y_val, *, grid=TAU_GRID, **fit_params):
@@ -98,8 +109,8 @@ def _make_net(
     from skorch.callbacks import LRScheduler
     from torch.optim.lr_scheduler import CosineAnnealingLR
 
-    from ltsk.benchmark._callbacks import EpochProgress
     from ltsk.nets import LongTailNetClassifier
+    from ltsk.nets._callbacks import EpochBar
 
     if criterion is not None:
         params["criterion"] = criterion
@@ -110,7 +121,7 @@ def _make_net(
         *callbacks,
     ]
     if log is not None and log.enabled:
-        callbacks.append(("progress", EpochProgress(log, name)))
+        callbacks.append(("progress", EpochBar(name, stream=log.stream)))
     if estimator is None:
         # BBN fixes its own two samplers and takes no q.
         estimator, params["q"] = LongTailNetClassifier, q
@@ -192,7 +203,7 @@ def _fit_baseline(protocol, seed, log):
     return _row(name, protocol, estimator.predict(flat[1]), seconds, kind="baseline")
 
 
-def run_benchmark(protocol, *, seed=0, methods="all", progress=True):
+def run_benchmark(protocol, *, seed=0, methods="all", progress=True, stream=None):
     """Run every method of the benchmark on one protocol.
 
     Parameters
@@ -204,7 +215,12 @@ def run_benchmark(protocol, *, seed=0, methods="all", progress=True):
     methods : {"all", "decoupled"}, default="all"
         ``"decoupled"`` skips the extra jointly trained variants.
     progress : bool, default=True
-        Print progress messages on stderr.
+        Report progress on ``stream``: one line per step and per method, and
+        while a network trains, a bar over its epochs when ``stream`` is a
+        terminal (none in a log file, which gets plain lines only). False is
+        silent.
+    stream : file-like, default=None
+        Where progress goes; ``sys.stderr`` when None.
 
     Returns
     -------
@@ -227,7 +243,7 @@ def run_benchmark(protocol, *, seed=0, methods="all", progress=True):
     >>> [row["method"] for row in results["rows"]][:2]
     ['Joint (CE, q=1)', 'cRT']
     """
-    log = _Progress(progress)
+    log = _Progress(progress, stream)
     counts = protocol.train_counts
     log(
         f"{protocol.name}: {len(protocol.y_train)} training samples in "
@@ -243,12 +259,12 @@ def run_benchmark(protocol, *, seed=0, methods="all", progress=True):
         protocol.X_train[few], protocol.y_train[few]
     )
 
-    log(f"joint training: {protocol.backbone}, CE, q=1, {protocol.epochs} epochs")
     start = perf_counter()
-    net = _make_net(protocol, seed=seed, log=log, name="joint").fit(
+    net = _make_net(protocol, seed=seed, log=log, name="Joint (CE, q=1)").fit(
         protocol.X_train, protocol.y_train
     )
     joint_seconds = perf_counter() - start
+    log.trained(f"Joint (CE, q=1), {protocol.backbone}", net, joint_seconds)
     rows = [
         _row(
             "Joint (CE, q=1)",
@@ -268,16 +284,17 @@ def run_benchmark(protocol, *, seed=0, methods="all", progress=True):
 
     if methods == "all":
         for name, params in _joint_variants(protocol.epochs):
-            log(f"joint training: {name}")
             start = perf_counter()
             variant = _make_net(protocol, seed=seed, log=log, name=name, **params)
             variant.fit(protocol.X_train, protocol.y_train)
+            seconds = perf_counter() - start
+            log.trained(name, variant, seconds)
             rows.append(
                 _row(
                     name,
                     protocol,
                     variant.predict(protocol.X_test),
-                    perf_counter() - start,
+                    seconds,
                     kind="joint",
                 )
             )

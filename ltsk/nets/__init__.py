@@ -10,6 +10,9 @@
   a given epoch); :class:`MaxNorm` - weight balancing's per-step norm
   constraint on the classifier rows; :func:`remix_label_weights` - Remix's
   label rule, for training loops of your own.
+- :class:`TorchExtractor` - any trained ``nn.Module`` (a torchvision or timm
+  model) as a frozen feature extractor, with its final layer as the joint
+  classifier of the stage-2 heads.
 - Backbones that infer their input size from the data: :class:`MLP` (tabular),
   :class:`SmallCNN` (28x28 and 32x32 images), :class:`ResNet32` (CIFAR-LT).
 """
@@ -17,6 +20,7 @@
 from ltsk.nets._backbones import MLP, ResNet32, SmallCNN
 from ltsk.nets._bbn import BBNClassifier, bbn_alpha
 from ltsk.nets._callbacks import DeferredReweighting
+from ltsk.nets._extractor import TorchExtractor
 from ltsk.nets._max_norm import MaxNorm
 from ltsk.nets._mixup import remix_label_weights
 from ltsk.nets._net import LongTailNetClassifier
@@ -29,6 +33,7 @@ __all__ = [
     "MaxNorm",
     "ResNet32",
     "SmallCNN",
+    "TorchExtractor",
     "bbn_alpha",
     "remix_label_weights",
 ]

@@ -1,5 +1,8 @@
-"""Training callbacks for LongTailNetClassifier: deferred re-weighting (DRW)."""
+"""Training callbacks for LongTailNetClassifier: deferred re-weighting (DRW), and
+progress reports that read well on a terminal and in a log file."""
 
+import functools
+import sys
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
@@ -11,7 +14,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_parameter_constraints,
 )
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog, ProgressBar
 
 from ltsk.losses._weights import _SCHEMES, class_weights
 
@@ -193,3 +196,86 @@ class DeferredReweighting(Callback):
             else:
                 weight = torch.as_tensor(np.asarray(weight), dtype=dtype, device=device)
         criterion.weight = weight
+
+
+def _is_terminal(stream) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+class PlainPrintLog(PrintLog):
+    """skorch's epoch table without its ANSI colour codes (for logs and files).
+
+    skorch's :class:`~skorch.callbacks.PrintLog` colours the best value of each
+    column with terminal escape codes, which a log file shows as ``[34m...``.
+    """
+
+    def format_row(self, row, key, color):
+        plain = {k: v for k, v in row.items() if not k.endswith("_best")}
+        return super().format_row(plain, key, color)
+
+
+class EpochBar(Callback):
+    """A tqdm bar over the epochs of one fit, with the last training loss.
+
+    Draws on ``stream`` (default ``sys.stderr``) only when it is a terminal:
+    redirected to a file, a bar is a line of carriage returns, so nothing is
+    drawn and the caller logs one line when the fit ends. The bar is removed
+    when the fit ends (``leave=False``).
+    """
+
+    def __init__(self, name="", stream=None):
+        self.name = name
+        self.stream = stream
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        from tqdm import tqdm
+
+        stream = sys.stderr if self.stream is None else self.stream
+        self.bar_ = tqdm(
+            total=net.max_epochs,
+            desc=self.name,
+            unit="epoch",
+            file=stream,
+            leave=False,
+            dynamic_ncols=True,
+            mininterval=0,  # an epoch is long: redraw after each one
+            disable=not _is_terminal(stream),
+        )
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1].get("train_loss")
+        if loss is not None:
+            self.bar_.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        self.bar_.update(1)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        self.bar_.close()
+
+
+def progress_callbacks(verbose, stream=None):
+    """The skorch progress callbacks for a net's ``verbose`` and output stream.
+
+    ``verbose=0``: none (silent). Otherwise, on a terminal, skorch's
+    :class:`~skorch.callbacks.ProgressBar` (a tqdm bar over each epoch's
+    batches) and its coloured :class:`~skorch.callbacks.PrintLog` table; when
+    ``stream`` is not a terminal (a log file, a CI job), only the table, as
+    :class:`PlainPrintLog` (no ANSI colour codes) and no bar.
+
+    Returns a list of ``(name, callback)`` to use in place of skorch's default
+    ``("print_log", PrintLog())`` (today: ``callbacks=progress_callbacks(1),
+    callbacks__print_log=None``).
+    """
+    if not verbose:
+        return []
+    stream = sys.stdout if stream is None else stream
+    sink = functools.partial(print, file=stream, flush=True)
+    if not _is_terminal(stream):
+        return [("progress_log", PlainPrintLog(sink=sink))]
+    callbacks = [("progress_log", PrintLog(sink=sink))]
+    if _is_terminal(sys.stderr):  # where skorch's ProgressBar (tqdm) draws
+        callbacks.insert(0, ("progress_bar", ProgressBar()))
+    return callbacks

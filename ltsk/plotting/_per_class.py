@@ -24,7 +24,10 @@ class PerClassAccuracyDisplay:
     Each method is a curve through its per-class accuracies, classes ordered by
     training count on a logarithmic x-axis: under plain training the accuracy
     rises with the count, and re-balancing lifts the tail. Several methods are
-    overlaid on one axes.
+    overlaid on one axes. Classes with the same training count (common in a
+    data set of 1000 classes) make one point of the curve, their mean, and
+    each is shown as a faint dot around it, so the curve never joins two
+    classes of the same count by a segment that only reflects their order.
 
     Build it with :meth:`from_predictions` or :meth:`from_estimator`, or from
     precomputed accuracies. The values are validated when the display is
@@ -46,10 +49,15 @@ class PerClassAccuracyDisplay:
     Attributes
     ----------
     lines_ : list of matplotlib.lines.Line2D
-        One curve per method; x data are the training counts in increasing
-        order, y data the matching accuracies. Classes with NaN accuracy or a
-        zero training count (which a log axis cannot show; a warning names
-        them) are left out of the curves.
+        One curve per method; x data are the distinct training counts in
+        increasing order, y data the mean accuracy of the classes with that
+        count (the class's own accuracy when its count is unique). Classes
+        with NaN accuracy or a zero training count (which a log axis cannot
+        show; a warning names them) are left out of the curves.
+    points_ : list of matplotlib.collections.PathCollection
+        For each method whose classes share training counts, one faint dot
+        per class that shares its count with another (the spread around the
+        mean); empty when every count is distinct.
     ax_ : matplotlib.axes.Axes
         Axes with the curves.
     figure_ : matplotlib.figure.Figure
@@ -135,7 +143,8 @@ class PerClassAccuracyDisplay:
         Returns
         -------
         display : PerClassAccuracyDisplay
-            The display, with ``lines_``, ``ax_`` and ``figure_`` set.
+            The display, with ``lines_``, ``points_``, ``ax_`` and ``figure_``
+            set.
         """
         self.ax_, self.figure_ = _get_axes(ax, f"{type(self).__name__}.plot")
         unplaceable = self.train_counts <= 0
@@ -151,16 +160,33 @@ class PerClassAccuracyDisplay:
                 UserWarning,
                 stacklevel=2,
             )
-        order = np.argsort(self.train_counts, kind="stable")
         names = self.method_names or [None] * self.accuracies.shape[0]
-        self.lines_ = []
+        self.lines_, self.points_ = [], []
         for name, acc in zip(names, self.accuracies, strict=True):
-            keep = order[~unplaceable[order] & ~np.isnan(acc[order])]
+            keep = ~unplaceable & ~np.isnan(acc)
+            counts, inverse, tied = np.unique(
+                self.train_counts[keep], return_inverse=True, return_counts=True
+            )
+            # One point per distinct count: a segment between two classes of the
+            # same count would draw a trend that is only their listing order.
+            mean = np.bincount(inverse, weights=acc[keep]) / tied
             line_kwargs = {"marker": "o", "markersize": 3, "linewidth": 1, **kwargs}
             if name is not None:
                 line_kwargs.setdefault("label", name)
-            (line,) = self.ax_.plot(self.train_counts[keep], acc[keep], **line_kwargs)
+            (line,) = self.ax_.plot(counts, mean, **line_kwargs)
             self.lines_.append(line)
+            if np.any(tied > 1):
+                shared = tied[inverse] > 1
+                self.points_.append(
+                    self.ax_.scatter(
+                        self.train_counts[keep][shared],
+                        acc[keep][shared],
+                        s=6,
+                        color=line.get_color(),
+                        alpha=0.35,
+                        linewidths=0,
+                    )
+                )
         self.ax_.set_xscale("log")
         self.ax_.set(
             xlabel="Training samples of the class (log scale)",

@@ -6,7 +6,12 @@ import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from ltsk.metrics import shot_accuracy
-from ltsk.metrics._shot import SHOT_GROUPS
+from ltsk.metrics._shot import (
+    SHOT_GROUPS,
+    _check_train_counts,
+    _groups_of,
+    _per_class_recall,
+)
 from ltsk.plotting._base import (
     _as_named,
     _check_fitted,
@@ -18,6 +23,40 @@ from ltsk.plotting._base import (
 _GROUP_TITLES = ("Many", "Medium", "Few", "All")
 # Fraction of each group's slot taken by its bars together.
 _GROUP_WIDTH = 0.8
+
+
+def _check_n_classes(n_classes):
+    """Return the classes per group as an int array of shape (4,)."""
+    if isinstance(n_classes, Mapping):
+        missing = [g for g in SHOT_GROUPS if g not in n_classes]
+        if missing:
+            raise ValueError(
+                f"n_classes needs the keys {list(SHOT_GROUPS)}; missing {missing}."
+            )
+        n_classes = [n_classes[g] for g in SHOT_GROUPS]
+    sizes = np.asarray(n_classes)
+    if (
+        sizes.shape != (len(SHOT_GROUPS),)
+        or sizes.dtype.kind not in "iuf"
+        or np.any(sizes < 0)
+        or np.any(sizes != np.round(sizes))
+    ):
+        raise ValueError(
+            "n_classes must hold 4 non-negative whole numbers (many, medium, few, "
+            f"all), got {n_classes!r}."
+        )
+    return sizes.astype(np.int64)
+
+
+def _evaluated_group_sizes(y_true, train_counts, labels, many, few):
+    """Classes of each group that occur in ``y_true``: those its score averages."""
+    class_labels, counts = _check_train_counts(train_counts, labels)
+    evaluated = ~np.isnan(_per_class_recall(y_true, y_true, class_labels))
+    groups = _groups_of(counts, many, few)
+    return [
+        int(np.count_nonzero(evaluated if g == "all" else evaluated & (groups == g)))
+        for g in SHOT_GROUPS
+    ]
 
 
 def _check_scores(scores, n_methods):
@@ -78,6 +117,12 @@ class ShotAccuracyDisplay:
         (n_methods, 4).
     method_names : list of str
         Name of each method (legend labels), aligned with ``scores``.
+    n_classes : dict or array-like of shape (4,), default=None
+        How many classes each group's score averages, as ``{"many": ...,
+        "medium": ..., "few": ..., "all": ...}`` or in that order; written
+        under each group's name (``"Few\n(3 classes)"``). ``from_predictions``
+        and ``from_estimator`` fill it in: the classes of the group that occur
+        in ``y_true``. None writes the names alone. Stored as an int array.
 
     Attributes
     ----------
@@ -126,7 +171,7 @@ class ShotAccuracyDisplay:
     [0.62, 0.46, 0.27, 0.5]
     """
 
-    def __init__(self, scores, *, method_names):
+    def __init__(self, scores, *, method_names, n_classes=None):
         if isinstance(method_names, str) or not hasattr(method_names, "__len__"):
             raise TypeError(
                 "method_names must be a list of names, one per method, got "
@@ -135,6 +180,7 @@ class ShotAccuracyDisplay:
         method_names = [str(m) for m in method_names]
         self.scores = _check_scores(scores, len(method_names))
         self.method_names = method_names
+        self.n_classes = None if n_classes is None else _check_n_classes(n_classes)
 
     def plot(self, *, ax=None, **kwargs):
         """Draw the grouped bars.
@@ -177,7 +223,13 @@ class ShotAccuracyDisplay:
                     fontsize="small",
                 )
                 self.na_texts_.append(text)
-        self.ax_.set_xticks(groups, _GROUP_TITLES)
+        titles = list(_GROUP_TITLES)
+        if self.n_classes is not None:
+            titles = [
+                f"{title}\n({n} {'class' if n == 1 else 'classes'})"
+                for title, n in zip(titles, self.n_classes, strict=True)
+            ]
+        self.ax_.set_xticks(groups, titles)
         self.ax_.set(ylim=(0, 1.05), ylabel="Accuracy (mean per-class recall)")
         # above the axes: bars of high accuracy would hide under an inner legend
         self.ax_.legend(
@@ -268,7 +320,11 @@ class ShotAccuracyDisplay:
             )
             for pred in predictions.values()
         ]
-        display = cls(scores, method_names=list(predictions))
+        display = cls(
+            scores,
+            method_names=list(predictions),
+            n_classes=_evaluated_group_sizes(y_true, train_counts, labels, many, few),
+        )
         return display.plot(ax=ax, **kwargs)
 
     @classmethod

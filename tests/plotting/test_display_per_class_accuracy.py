@@ -168,3 +168,37 @@ def test_from_estimator_ends_in_from_predictions(long_tailed, train_counts):
     assert [c[0] for c in calls] == [PerClassAccuracyDisplay, ShotAccuracyDisplay]
     for _, y_pred in calls:
         np.testing.assert_array_equal(y_pred["LogisticRegression"], clf.predict(X_test))
+
+
+def test_tied_counts_are_one_mean_point_and_faint_dots():
+    # classes 0..5: counts 3, 3, 3, 10, 50, 50; accuracies by hand
+    display = PerClassAccuracyDisplay(
+        [[0.0, 1.0, 0.5, 0.4, 0.9, np.nan]], [3, 3, 3, 10, 50, 50]
+    ).plot()
+    (line,) = display.lines_
+    # one x per distinct count, never two segments at the same x
+    np.testing.assert_array_equal(line.get_xdata(), [3, 10, 50])
+    np.testing.assert_allclose(line.get_ydata(), [0.5, 0.4, 0.9])
+    (points,) = display.points_
+    # classes 0, 1, 2 share count 3; class 5 has no accuracy, so class 4 is
+    # alone at count 50 and its curve point is its own accuracy: no dot
+    np.testing.assert_allclose(points.get_offsets(), [[3, 0.0], [3, 1.0], [3, 0.5]])
+
+
+def test_distinct_counts_draw_no_dots():
+    display = PerClassAccuracyDisplay([[0.1, 0.2]], [5, 6]).plot()
+    assert display.points_ == []
+
+
+def test_thousand_classes_with_ties_stay_monotone_in_x():
+    rng = np.random.default_rng(0)
+    counts = np.round(np.geomspace(500, 5, 1000)).astype(int)
+    acc = rng.uniform(size=(2, 1000))
+    display = PerClassAccuracyDisplay(acc, counts).plot()
+    for line, row in zip(display.lines_, acc, strict=True):
+        x = line.get_xdata()
+        assert np.all(np.diff(x) > 0)
+        np.testing.assert_array_equal(x, np.unique(counts))
+        expected = [row[counts == c].mean() for c in x]
+        np.testing.assert_allclose(line.get_ydata(), expected)
+    assert len(display.points_) == 2

@@ -41,7 +41,14 @@ def test_single_prediction_bar_heights_match_hand_values():
     np.testing.assert_allclose(_heights(bars), JOINT_BY_HAND)
     np.testing.assert_allclose(_centres(bars), [0, 1, 2, 3])
     ticks = [t.get_text() for t in display.ax_.get_xticklabels()]
-    assert ticks == ["Many", "Medium", "Few", "All"]
+    # a many, b medium, c and d few: the classes each bar averages
+    assert ticks == [
+        "Many\n(1 class)",
+        "Medium\n(1 class)",
+        "Few\n(2 classes)",
+        "All\n(4 classes)",
+    ]
+    np.testing.assert_array_equal(display.n_classes, [1, 1, 2, 4])
     assert display.na_texts_ == []
     assert display.figure_ is display.ax_.figure
 
@@ -210,3 +217,41 @@ def test_constructor_accepts_dicts_and_arrays():
 def test_constructor_rejects_bad_scores(scores, names, error, match):
     with pytest.raises(error, match=match):
         ShotAccuracyDisplay(scores, method_names=names)
+
+
+def test_group_sizes_count_only_evaluated_classes():
+    # b has no evaluation sample: the medium bar averages no class, few one (c)
+    display = ShotAccuracyDisplay.from_predictions(
+        ["a", "a", "c"], ["a", "c", "c"], train_counts=COUNTS
+    )
+    np.testing.assert_array_equal(display.n_classes, [1, 0, 1, 2])
+    ticks = [t.get_text() for t in display.ax_.get_xticklabels()]
+    assert ticks[1] == "Medium\n(0 classes)"
+
+
+def test_group_sizes_given_or_left_out():
+    scores = [[0.9, 0.5, 0.1, 0.5]]
+    plain = ShotAccuracyDisplay(scores, method_names=["m"]).plot()
+    ticks = [t.get_text() for t in plain.ax_.get_xticklabels()]
+    assert ticks == ["Many", "Medium", "Few", "All"]
+    sized = ShotAccuracyDisplay(
+        scores,
+        method_names=["m"],
+        n_classes={"many": 390, "medium": 479, "few": 136, "all": 1005},
+    ).plot()
+    ticks = [t.get_text() for t in sized.ax_.get_xticklabels()]
+    assert ticks[2] == "Few\n(136 classes)"
+
+
+@pytest.mark.parametrize(
+    "n_classes, match",
+    [
+        ([1, 2, 3], "4 non-negative whole numbers"),
+        ([1, 2, -3, 0], "4 non-negative whole numbers"),
+        ([1, 2, 0.5, 3], "4 non-negative whole numbers"),
+        ({"many": 1}, "missing"),
+    ],
+)
+def test_group_sizes_rejected(n_classes, match):
+    with pytest.raises(ValueError, match=match):
+        ShotAccuracyDisplay([[0.1] * 4], method_names=["m"], n_classes=n_classes)
