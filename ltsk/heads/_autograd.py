@@ -18,6 +18,8 @@ from sklearn.utils._chunking import get_chunk_n_rows
 
 from ltsk.heads._solver import minimize_lbfgs
 
+_SMALL_PROBLEM_BYTES = 64 * 2**20
+
 
 def autograd_objective(
     block_loss: Callable,
@@ -139,9 +141,20 @@ def fit_autograd(
     fun = autograd_objective(
         block_loss, shapes, n_samples, row_bytes=row_bytes, penalty=penalty
     )
-    x, n_iter = minimize_lbfgs(
-        fun, x0, max_iter=max_iter, tol=tol, dtype=np.float64, owner=owner
-    )
+    import torch
+
+    # Below this work per evaluation torch's thread pool costs more than it
+    # gains: a 100 x 3 cross-entropy takes 10 us on one thread and 25 ms on
+    # two busy cores, where the pool's threads wait for each other.
+    threads = torch.get_num_threads()
+    if n_samples * row_bytes < _SMALL_PROBLEM_BYTES:
+        torch.set_num_threads(1)
+    try:
+        x, n_iter = minimize_lbfgs(
+            fun, x0, max_iter=max_iter, tol=tol, dtype=np.float64, owner=owner
+        )
+    finally:
+        torch.set_num_threads(threads)
     params = {}
     start = 0
     for name, shape in shapes.items():

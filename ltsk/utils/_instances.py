@@ -13,6 +13,8 @@ from ltsk.heads import HEADS
 HEAD_TEST_PARAMS: dict[str, list[dict]] = {
     "crt": [{"q": 0.5, "gamma": 2.0}],
     "ncm": [{"metric": "cosine"}],
+    "disalign": [{"rho": 0.0}],
+    "marc": [{"alpha": 1e-2, "tol": 1e-4}],
 }
 
 
