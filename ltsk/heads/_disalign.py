@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._autograd import fit_autograd
 from ltsk.heads._base import BaseHead, LinearHead
+from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import balanced_weights, encode_present
 
 # Initial weight of every feature in the confidence gate, as in the authors'
@@ -16,6 +17,7 @@ from ltsk.heads._solver import balanced_weights, encode_present
 _GATE_INIT = 0.1
 
 
+@fill_params
 class DisAlignHead(BaseHead):
     r"""Distribution alignment: an input-dependent per-class scale and shift.
 
@@ -36,11 +38,8 @@ class DisAlignHead(BaseHead):
     alpha : float >= 0, default=5e-4
         Strength of the L2 penalty :math:`\frac{\alpha}{2}\lVert\theta\rVert^2`
         on all learned parameters (the authors' weight decay).
-    max_iter : int >= 1, default=200
-        Maximum number of L-BFGS iterations.
-    tol : float > 0, default=1e-5
-        L-BFGS stops when the largest gradient component of the objective
-        divided by its value at the start is below ``tol``.
+    %(max_iter)s
+    %(tol)s
 
     Attributes
     ----------

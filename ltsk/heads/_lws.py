@@ -9,6 +9,7 @@ from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._base import LinearHead
+from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import (
     balanced_weights,
     encode_present,
@@ -47,6 +48,7 @@ def lws_objective(logits, y, weights, alpha):
     return objective
 
 
+@fill_params
 class LWSHead(LinearHead):
     r"""Learnable weight scaling: one learned scale per class on frozen weights.
 
@@ -63,11 +65,8 @@ class LWSHead(LinearHead):
     alpha : float >= 0, default=1e-4
         Strength of the penalty :math:`\frac{\alpha}{2}\lVert f - 1\rVert^2`,
         which pulls the scales towards the joint classifier.
-    max_iter : int >= 1, default=100
-        Maximum number of L-BFGS iterations.
-    tol : float > 0, default=1e-6
-        L-BFGS stops when the largest gradient component of the objective
-        divided by its value at the start is below ``tol``.
+    %(max_iter)s
+    %(tol)s
 
     Attributes
     ----------

@@ -8,9 +8,11 @@ from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._autograd import fit_autograd
 from ltsk.heads._base import LinearHead
+from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import balanced_weights, encode_present
 
 
+@fill_params
 class MARCHead(LinearHead):
     r"""Margin calibration: a learned scale and a norm-scaled margin per class.
 
@@ -26,11 +28,8 @@ class MARCHead(LinearHead):
         Strength of the penalty
         :math:`\frac{\alpha}{2}(\lVert\omega - 1\rVert^2 + \lVert\beta\rVert^2)`,
         which pulls the calibration towards the joint classifier.
-    max_iter : int >= 1, default=100
-        Maximum number of L-BFGS iterations.
-    tol : float > 0, default=1e-6
-        L-BFGS stops when the largest gradient component of the objective
-        divided by its value at the start is below ``tol``.
+    %(max_iter)s
+    %(tol)s
 
     Attributes
     ----------
