@@ -132,7 +132,7 @@ class DisAlignHead(BaseHead):
 
     _joint = LinearHead._joint
 
-    def __init__(self, rho=1.2, alpha=5e-4, max_iter=200, tol=1e-5):
+    def __init__(self, rho=1.2, alpha=5e-4, max_iter=1000, tol=1e-5):
         self.rho = rho
         self.alpha = alpha
         self.max_iter = max_iter

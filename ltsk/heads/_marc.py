@@ -125,7 +125,7 @@ class MARCHead(LinearHead):
         "tol": [Interval(Real, 0, None, closed="neither")],
     }
 
-    def __init__(self, alpha=1e-4, max_iter=100, tol=1e-6):
+    def __init__(self, alpha=1e-4, max_iter=500, tol=1e-6):
         self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
