@@ -13,12 +13,14 @@ come back as numpy arrays: predicting needs no torch.
 from collections.abc import Callable
 
 import numpy as np
+from sklearn import get_config
 from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 
 from ltsk.heads._solver import minimize_lbfgs
 
 _SMALL_PROBLEM_BYTES = 64 * 2**20
+_BLOCK_MIB = 16
 
 
 def autograd_objective(
@@ -33,8 +35,9 @@ def autograd_objective(
 
     ``x`` is the concatenation of the parameters named in ``shapes`` (in that
     order, each raveled). Each evaluation runs ``block_loss(params, rows)`` on
-    row blocks of at most scikit-learn's ``working_memory`` (``row_bytes`` is
-    the memory one row of the block's intermediates takes) and calls
+    row blocks of at most 16 MiB of intermediates, or scikit-learn's
+    ``working_memory`` if smaller (``row_bytes`` is the memory one row of the
+    block's intermediates takes) and calls
     ``backward`` per block, so autograd never holds the graph of more than one
     block: the memory does not grow with ``n_samples``.
 
@@ -61,7 +64,15 @@ def autograd_objective(
 
     sizes = [int(np.prod(shape)) for shape in shapes.values()]
     offsets = np.cumsum([0, *sizes])
-    block = get_chunk_n_rows(max(row_bytes, 1), max_n_rows=max(n_samples, 1))
+    # Blocks of a few MiB, never more than working_memory: autograd keeps
+    # several (rows, classes) intermediates per block, and per-block overhead
+    # is negligible from a few hundred rows on.
+    working_memory = min(get_config()["working_memory"], _BLOCK_MIB)
+    block = get_chunk_n_rows(
+        max(row_bytes, 1),
+        max_n_rows=max(n_samples, 1),
+        working_memory=working_memory,
+    )
 
     def split(flat):
         return {

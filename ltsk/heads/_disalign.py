@@ -194,8 +194,13 @@ class DisAlignHead(BaseHead):
 
     def _scores(self, F):
         gate = expit(F @ self.confidence_coef_ + self.confidence_intercept_)[:, None]
+        gate = gate.astype(F.dtype, copy=False)
         scores = F @ self.coef_.T
         scores += self.intercept_
-        scores *= 1.0 + gate * self.logit_scale_
-        scores += gate * self.logit_bias_
-        return scores.astype(F.dtype, copy=False)
+        # Two (n, C) arrays in all: the scores and one factor, reused.
+        factor = np.multiply(gate, self.logit_scale_)
+        factor += 1.0
+        scores *= factor
+        np.multiply(gate, self.logit_bias_, out=factor)
+        scores += factor
+        return scores
