@@ -18,8 +18,10 @@ from ltsk.benchmark._methods import _drw_start, _head_methods
 from ltsk.heads import (
     HEADS,
     CRTHead,
+    DisAlignHead,
     LogitAdjustedHead,
     LWSHead,
+    MARCHead,
     NCMHead,
     TauNormHead,
 )
@@ -33,6 +35,8 @@ EXPECTED_METHODS = [
     "LWS",
     "tau-norm",
     "LA post-hoc",
+    "DisAlign",
+    "MARC",
     "Joint + focal (gamma=2)",
     "Joint + class-balanced",
     "Joint + LA loss (tau=1)",
@@ -168,8 +172,16 @@ def test_drw_switches_at_four_fifths_of_training(epochs, expected):
 
 def test_head_rows_come_from_the_mapping_in_table_order():
     methods = _head_methods(HEADS)
-    assert [name for name, _ in methods] == EXPECTED_METHODS[1:6]
-    kinds = [CRTHead, NCMHead, LWSHead, TauNormHead, LogitAdjustedHead]
+    assert [name for name, _ in methods] == EXPECTED_METHODS[1:8]
+    kinds = [
+        CRTHead,
+        NCMHead,
+        LWSHead,
+        TauNormHead,
+        LogitAdjustedHead,
+        DisAlignHead,
+        MARCHead,
+    ]
     assert [type(head) for _, head in methods] == kinds
     # every head with its defaults: class-balanced cRT and LWS
     assert methods[0][1].q == 0.0

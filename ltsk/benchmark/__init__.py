@@ -2,9 +2,10 @@
 
 The command trains a network once with plain instance-balanced cross-entropy,
 extracts its features once, and compares on them the joint classifier with the
-re-balanced heads (cRT, NCM, tau-norm, LWS, post-hoc logit adjustment), plus
-jointly trained long-tail variants (focal, class-balanced and logit-adjusted
-losses, q=0 and q=1/2 sampling) and imbalanced-learn's BalancedRandomForest.
+re-balanced heads (every head of ``ltsk.heads.HEADS``: cRT, NCM, tau-norm,
+LWS, post-hoc logit adjustment, DisAlign, MARC), plus jointly trained long-tail
+variants (focal, class-balanced and logit-adjusted losses, q=0 and q=1/2
+sampling) and imbalanced-learn's BalancedRandomForest.
 Every hyperparameter is chosen on a balanced validation split disjoint from the
 balanced test split the table reports.
 

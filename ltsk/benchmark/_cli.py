@@ -32,10 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Train a network once with plain (instance-balanced, cross-entropy) "
             "training, then compare re-balanced heads on its frozen features "
-            "(cRT, NCM, tau-norm, LWS, post-hoc logit adjustment) with jointly "
-            "trained long-tail variants. Reports Many / Medium / Few / All "
-            "balanced accuracy on a balanced test split; every hyperparameter "
-            "is chosen on a disjoint balanced validation split."
+            "(cRT, NCM, tau-norm, LWS, post-hoc logit adjustment, DisAlign, MARC) "
+            "with jointly trained long-tail variants. Reports Many / Medium / "
+            "Few / All balanced accuracy on a balanced test split; every "
+            "hyperparameter is chosen on a disjoint balanced validation split."
         ),
         epilog=f"datasets:\n{datasets}",
         formatter_class=argparse.RawDescriptionHelpFormatter,

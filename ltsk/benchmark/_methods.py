@@ -14,6 +14,8 @@ _HEAD_ROWS = {
     "lws": "LWS",
     "tau_norm": "tau-norm",
     "logit_adjust": "LA post-hoc",
+    "disalign": "DisAlign",
+    "marc": "MARC",
 }
 
 

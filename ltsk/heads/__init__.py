@@ -1,10 +1,14 @@
-"""Stage-2 heads: classifiers re-balanced on frozen features (no torch needed).
+"""Stage-2 heads: classifiers re-balanced on frozen features.
 
 - :class:`CRTHead` - classifier re-training with class-aware sampling.
 - :class:`NCMHead` - nearest class mean on centred, L2-normalised features.
 - :class:`TauNormHead` - joint weights divided by their norm to the power tau.
 - :class:`LWSHead` - learnable per-class scales on the joint weights.
 - :class:`LogitAdjustedHead` - post-hoc logit adjustment by the class priors.
+- :class:`DisAlignHead` - a learned per-class scale and shift, applied
+  through a learned confidence gate (torch autograd in ``fit``).
+- :class:`MARCHead` - a learned per-class scale and norm-scaled margin on
+  the joint logits (torch autograd in ``fit``).
 - :func:`tau_path` - score a tau-norm or logit-adjusted head for a grid of tau
   with one matrix product.
 - :data:`HEADS` - the registry: shorthand name -> head class. It drives
@@ -14,12 +18,15 @@
 
 Every head is a scikit-learn classifier with ``fit(F, y, *, coef=None,
 intercept=None, classes=None)``, where ``coef``/``intercept`` are the jointly
-trained linear classifier's weights.
+trained linear classifier's weights. ``import ltsk.heads`` does not import
+torch; only the ``fit`` of the heads that state their objective in torch does.
 """
 
 from ltsk.heads._crt import CRTHead
+from ltsk.heads._disalign import DisAlignHead
 from ltsk.heads._logit_adjusted import LogitAdjustedHead
 from ltsk.heads._lws import LWSHead
+from ltsk.heads._marc import MARCHead
 from ltsk.heads._ncm import NCMHead
 from ltsk.heads._tau_norm import TauNormHead
 from ltsk.heads._tau_path import tau_path
@@ -30,6 +37,8 @@ HEADS = {
     "tau_norm": TauNormHead,
     "lws": LWSHead,
     "logit_adjust": LogitAdjustedHead,
+    "disalign": DisAlignHead,
+    "marc": MARCHead,
 }
 """Shorthand name of every registered head -> its class."""
 

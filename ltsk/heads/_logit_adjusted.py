@@ -1,6 +1,5 @@
 """Post-hoc logit adjustment by the training class priors."""
 
-import functools
 from numbers import Real
 from typing import ClassVar
 
@@ -8,6 +7,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._base import LinearHead
+from ltsk.heads._tau_path import TauFamilyMixin
 
 
 def prior_shift(intercept, log_prior, tau):
@@ -28,7 +28,7 @@ def prior_shift(intercept, log_prior, tau):
     return shift
 
 
-class LogitAdjustedHead(LinearHead):
+class LogitAdjustedHead(TauFamilyMixin, LinearHead):
     r"""Post-hoc logit adjustment: subtract ``tau * log(prior)`` from the logits.
 
     Turns a classifier of :math:`p(y \mid x)` under the long-tailed training
@@ -50,6 +50,11 @@ class LogitAdjustedHead(LinearHead):
         The joint weights, unchanged.
     intercept_ : ndarray of shape (n_classes,)
         :math:`b_j - \tau \log \pi_j` (``-inf`` for absent classes).
+    joint_coef_ : ndarray of shape (n_classes, n_features)
+        The joint classifier's weights (given or fitted), the same as
+        ``coef_``.
+    joint_intercept_ : ndarray of shape (n_classes,)
+        Its bias :math:`b_j`, before the adjustment.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -58,6 +63,7 @@ class LogitAdjustedHead(LinearHead):
     See Also
     --------
     TauNormHead : re-balance by the weight norms instead of the priors.
+    tau_path : score a grid of ``tau`` with one matrix product.
 
     Notes
     -----
@@ -101,10 +107,18 @@ class LogitAdjustedHead(LinearHead):
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
         coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
+        self.joint_coef_ = coef
+        self.joint_intercept_ = intercept
+        shift = prior_shift(intercept, self._log_prior(), self.tau)
+        self._set_linear(coef, intercept + shift)
+
+    def _log_prior(self):
+        counts = self.class_counts_
         present = counts > 0
         log_prior = np.zeros(counts.shape[0])
         log_prior[present] = np.log(counts[present] / counts.sum())
-        shift_of = functools.partial(prior_shift, intercept, log_prior)
-        self._set_linear(coef, intercept + shift_of(self.tau))
-        # scores(tau) = F @ coef.T + intercept + prior_shift(..., tau).
-        self._path_terms = (coef, intercept, None, shift_of)
+        return log_prior
+
+    def _apply_tau(self, logits, tau):
+        shift = prior_shift(self.joint_intercept_, self._log_prior(), tau)
+        return logits + shift.astype(logits.dtype)

@@ -14,6 +14,7 @@ from ltsk.heads._constrained import (
     scales_smoothing_gradient,
     with_linear_term,
 )
+from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import (
     balanced_weights,
     encode_present,
@@ -52,6 +53,7 @@ def lws_objective(logits, y, weights, alpha):
     return objective
 
 
+@fill_params
 class LWSHead(LinearHead):
     r"""Learnable weight scaling: one learned scale per class on frozen weights.
 
@@ -68,11 +70,8 @@ class LWSHead(LinearHead):
     alpha : float >= 0, default=1e-4
         Strength of the penalty :math:`\frac{\alpha}{2}\lVert f - 1\rVert^2`,
         which pulls the scales towards the joint classifier.
-    max_iter : int >= 1, default=100
-        Maximum number of L-BFGS iterations.
-    tol : float > 0, default=1e-6
-        L-BFGS stops when the largest gradient component of the objective
-        divided by its value at the start is below ``tol``.
+    %(max_iter)s
+    %(tol)s
     smooth_head : float in [0, 1], default=0.0
         Label-aware smoothing (MiSLAS, Zhong et al., 2021) of the largest
         class: its target is :math:`(1 - \epsilon) e_y + \epsilon / C`.

@@ -1,6 +1,5 @@
 """Tau-normalisation of the joint classifier's weights."""
 
-import functools
 from numbers import Real
 from typing import ClassVar
 
@@ -8,6 +7,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._base import LinearHead
+from ltsk.heads._tau_path import TauFamilyMixin
 
 
 def tau_scale(coef, tau):
@@ -33,7 +33,7 @@ def tau_scale(coef, tau):
     return scale
 
 
-class TauNormHead(LinearHead):
+class TauNormHead(TauFamilyMixin, LinearHead):
     r"""Tau-normalised classifier: rescale each class's weight vector by its norm.
 
     Joint training on long-tailed data gives head classes larger weight norms;
@@ -55,6 +55,12 @@ class TauNormHead(LinearHead):
         Normalised weights :math:`w_j / \lVert w_j\rVert^\tau`.
     intercept_ : ndarray of shape (n_classes,)
         Zeros: the bias is dropped (``-inf`` for absent classes).
+    joint_coef_ : ndarray of shape (n_classes, n_features)
+        The joint classifier's weights :math:`w_j` (given or fitted).
+    joint_intercept_ : ndarray of shape (n_classes,)
+        The bias that is scaled with them: zeros when ``coef`` is given (the
+        bias is dropped), :math:`-w_j^\top \mu` when the head fitted the
+        joint classifier itself (see Notes).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -63,6 +69,7 @@ class TauNormHead(LinearHead):
     See Also
     --------
     LWSHead : learn the per-class scales instead.
+    tau_path : score a grid of ``tau`` with one matrix product.
 
     Notes
     -----
@@ -125,7 +132,10 @@ class TauNormHead(LinearHead):
         intercept = np.zeros(coef.shape[0], dtype=coef.dtype)
         if mean is not None:
             intercept -= coef @ mean
+        self.joint_coef_ = coef
+        self.joint_intercept_ = intercept
         scale = tau_scale(coef, self.tau)
         self._set_linear(coef * scale[:, None], intercept * scale)
-        # scores(tau) = (F @ coef.T + intercept) * tau_scale(coef, tau).
-        self._path_terms = (coef, intercept, functools.partial(tau_scale, coef), None)
+
+    def _apply_tau(self, logits, tau):
+        return logits * tau_scale(self.joint_coef_, tau).astype(logits.dtype)

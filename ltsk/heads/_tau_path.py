@@ -1,11 +1,79 @@
 """Score a tau-family head for a whole grid of tau with one matrix product."""
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, validate_params
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ltsk.heads._base import _DTYPES, _encode_labels
 
 
+def check_taus(taus):
+    """``taus`` as a non-empty 1-D float64 array of finite values >= 0."""
+    taus = np.asarray(taus, dtype=np.float64)
+    if taus.ndim != 1 or taus.size == 0:
+        raise ValueError(f"taus must be a non-empty 1-D array, got shape {taus.shape}.")
+    if not np.all(np.isfinite(taus)) or np.any(taus < 0):
+        raise ValueError(f"taus must be finite and >= 0, got {taus.tolist()}.")
+    return taus
+
+
+class TauFamilyMixin:
+    """``decision_function_path`` of the heads whose scores are a transform of tau.
+
+    A head using it stores its joint classifier as ``joint_coef_`` and
+    ``joint_intercept_`` and implements ``_apply_tau(logits, tau)``, the
+    transform of the joint logits for one ``tau`` (a new array).
+    """
+
+    def decision_function_path(self, F, taus):
+        """Class scores of the head for each value of ``tau``, logits computed once.
+
+        The head's scores are the joint classifier's logits under a per-class
+        transform of ``tau``, so the logits are computed once and each ``tau``
+        costs only that transform: the scores are those of
+        ``set_params(tau=t).fit(...)`` with the same fit arguments.
+        :func:`~ltsk.heads.tau_path` scores a validation split with it.
+
+        Parameters
+        ----------
+        F : array-like of shape (n_samples, n_features)
+            Features, as given to :meth:`fit`.
+        taus : array-like of shape (n_taus,)
+            Non-negative values of ``tau``.
+
+        Returns
+        -------
+        path : generator of ndarray of shape (n_samples, n_classes)
+            The class scores for each ``tau`` in turn (``-inf`` for classes
+            absent in training). The arguments are checked at the call; a
+            ``tau`` the head refuses in :meth:`fit` raises the same
+            ``ValueError`` when its scores are reached.
+        """
+        check_is_fitted(self)
+        taus = check_taus(taus)
+        F = validate_data(self, F, reset=False, dtype=_DTYPES)
+        logits = F @ self.joint_coef_.T
+        logits += self.joint_intercept_
+        absent = self.class_counts_ == 0
+        return self._tau_scores(logits, taus, absent)
+
+    def _tau_scores(self, logits, taus, absent):
+        for tau in taus:
+            scores = self._apply_tau(logits, tau)
+            scores[:, absent] = -np.inf
+            yield scores
+
+
+@validate_params(
+    {
+        "head": [HasMethods(["fit", "predict"])],
+        "F": ["array-like"],
+        "y": ["array-like"],
+        "taus": ["array-like"],
+        "metric": [callable, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def tau_path(head, F, y, taus, *, metric=None):
     r"""Score a fitted tau-norm or logit-adjusted head for every value of ``tau``.
 
@@ -62,17 +130,12 @@ def tau_path(head, F, y, taus, *, metric=None):
     >>> best_tau = taus[np.argmax(scores)]
     """
     check_is_fitted(head)
-    terms = getattr(head, "_path_terms", None)
-    if terms is None:
+    if not isinstance(head, TauFamilyMixin):
         raise TypeError(
             "tau_path needs a fitted TauNormHead or LogitAdjustedHead, got "
             f"{type(head).__name__}."
         )
-    taus = np.asarray(taus, dtype=np.float64)
-    if taus.ndim != 1 or taus.size == 0:
-        raise ValueError(f"taus must be a non-empty 1-D array, got shape {taus.shape}.")
-    if not np.all(np.isfinite(taus)) or np.any(taus < 0):
-        raise ValueError(f"taus must be finite and >= 0, got {taus.tolist()}.")
+    taus = check_taus(taus)
     F = validate_data(head, F, reset=False, dtype=_DTYPES)
     y = column_or_1d(y, warn=True)
     if y.shape[0] != F.shape[0]:
@@ -81,25 +144,11 @@ def tau_path(head, F, y, taus, *, metric=None):
             f"{y.shape[0]}."
         )
     _, y_encoded = _encode_labels(y, head.classes_)
-
-    coef, intercept, scale_of, shift_of = terms
-    logits = F @ coef.T
-    logits += intercept
-    absent = head.class_counts_ == 0
     if metric is None:
         metric = _balanced_accuracy(y_encoded, head.classes_.shape[0])
-    scores = np.empty(taus.shape[0])
-    buffer = np.empty_like(logits)
-    for k, tau in enumerate(taus):
-        # The heads' own functions of tau, so a tau the head refuses is refused
-        # here with the same error.
-        if scale_of is not None:
-            np.multiply(logits, scale_of(tau).astype(logits.dtype), out=buffer)
-        else:
-            np.add(logits, shift_of(tau).astype(logits.dtype), out=buffer)
-        buffer[:, absent] = -np.inf
-        scores[k] = metric(y_encoded, np.argmax(buffer, axis=1))
-    return scores
+    path = head.decision_function_path(F, taus)
+    scores = [metric(y_encoded, np.argmax(s, axis=1)) for s in path]
+    return np.asarray(scores, dtype=np.float64)
 
 
 def _balanced_accuracy(y_true, n_classes):

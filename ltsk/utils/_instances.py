@@ -17,6 +17,8 @@ HEAD_TEST_PARAMS: dict[str, list[dict]] = {
     ],
     "lws": [{"smooth_head": 0.3, "smooth_tail": 0.1}],
     "ncm": [{"metric": "cosine"}],
+    "disalign": [{"rho": 0.0}],
+    "marc": [{"alpha": 1e-2, "tol": 1e-4}],
 }
 
 

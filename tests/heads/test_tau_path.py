@@ -117,3 +117,30 @@ def test_tau_path_overflowing_tau_is_an_error_not_nan(rng):
     head = TauNormHead().fit(F, y, coef=coef)
     with pytest.raises(ValueError, match="tau=10000 overflows"):
         tau_path(head, F, y, [0.5, 1e4])
+
+
+@pytest.mark.parametrize("head_class", [TauNormHead, LogitAdjustedHead])
+def test_decision_function_path_equals_refitted_scores(rng, head_class):
+    F, y = _data(rng, [200, 60, 0, 15])
+    coef = rng.normal(size=(4, 6))
+    intercept = rng.normal(size=4)
+    kwargs = {"coef": coef, "intercept": intercept, "classes": np.arange(4)}
+    head = head_class().fit(F, y, **kwargs)
+    taus = [0.0, 0.7, 1.5]
+    path = head.decision_function_path(F[:50], taus)
+    for tau, scores in zip(taus, path, strict=True):
+        refit = head_class(tau=tau).fit(F, y, **kwargs)
+        expected = refit._class_scores(F[:50])
+        np.testing.assert_allclose(scores, expected, rtol=1e-12)
+        assert np.all(scores[:, 2] == -np.inf)
+    with pytest.raises(ValueError, match="taus"):
+        head.decision_function_path(F, [-1.0])  # checked at the call
+
+
+def test_tau_path_validates_its_arguments(rng):
+    F, y = _data(rng, [30, 10])
+    head = TauNormHead().fit(F, y)
+    with pytest.raises(ValueError, match="'metric' parameter"):
+        tau_path(head, F, y, TAUS, metric="balanced_accuracy")
+    with pytest.raises(ValueError, match="'head' parameter"):
+        tau_path("TauNormHead", F, y, TAUS)

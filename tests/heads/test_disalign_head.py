@@ -1,0 +1,138 @@
+"""DisAlignHead: the forward of the authors' module, the GRW objective's optimum."""
+
+import numpy as np
+import pytest
+from scipy.optimize import approx_fprime, minimize
+from scipy.special import expit, log_softmax
+from sklearn.metrics import recall_score
+
+from ltsk.heads import CRTHead, DisAlignHead
+
+torch = pytest.importorskip("torch")
+
+
+def _tail_heavy(rng, counts=(300, 60, 12), n_features=3):
+    y = np.repeat(np.arange(len(counts)), counts)
+    F = rng.normal(size=(y.size, n_features)) + 1.5 * np.eye(n_features)[y]
+    return F, y
+
+
+def _grw_class_weights(counts, rho):
+    """The authors' GRWCrossEntropyLoss weights: 1 / ratio**rho, sum = C."""
+    ratio = counts / counts.sum()
+    weight = 1.0 / ratio**rho
+    return weight / weight.sum() * counts.size
+
+
+def _plain_objective(theta, F, y, W, b, counts, rho, alpha):
+    """Class-weighted mean cross-entropy of the DisAlign scores + weight decay."""
+    C, d = W.shape
+    scale, shift, v, c = (
+        theta[:C],
+        theta[C : 2 * C],
+        theta[2 * C : 2 * C + d],
+        theta[-1],
+    )
+    gate = expit(F @ v + c)[:, None]
+    scores = (1 + gate * scale) * (F @ W.T + b) + gate * shift
+    r = _grw_class_weights(counts, rho)[y]
+    # torch's cross_entropy(weight=r, reduction="mean"): sum r_y ce / sum r_y.
+    ce = -log_softmax(scores, axis=1)[np.arange(y.size), y]
+    return np.dot(r, ce) / r.sum() + 0.5 * alpha * np.sum(theta**2)
+
+
+def _theta(head):
+    return np.concatenate(
+        [
+            head.logit_scale_,
+            head.logit_bias_,
+            head.confidence_coef_,
+            [head.confidence_intercept_],
+        ]
+    )
+
+
+def test_scores_are_the_official_module_forward(rng):
+    F, y = _tail_heavy(rng)
+    W, b = rng.normal(size=(3, 3)), rng.normal(size=3)
+    head = DisAlignHead().fit(F, y, coef=W, intercept=b)
+
+    # The authors' DisAlignLinear, written out in torch with the fitted values.
+    linear = torch.nn.Linear(3, 3).double()
+    confidence = torch.nn.Linear(3, 1).double()
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(W))
+        linear.bias.copy_(torch.from_numpy(b))
+        confidence.weight.copy_(torch.from_numpy(head.confidence_coef_[None, :]))
+        confidence.bias.fill_(head.confidence_intercept_)
+        x = torch.from_numpy(F)
+        logit_before = linear(x)
+        gate = confidence(x).sigmoid()
+        scale = torch.from_numpy(head.logit_scale_)[None, :]
+        bias = torch.from_numpy(head.logit_bias_)[None, :]
+        expected = (1 + gate * scale) * logit_before + gate * bias
+    np.testing.assert_allclose(head.decision_function(F), expected.numpy(), rtol=1e-10)
+    proba = torch.softmax(expected, dim=1).numpy()
+    np.testing.assert_allclose(head.predict_proba(F), proba, rtol=1e-10)
+
+
+@pytest.mark.parametrize("rho", [0.0, 1.2])
+def test_fit_is_a_stationary_point_of_the_grw_objective(rng, rho):
+    F, y = _tail_heavy(rng)
+    W, b = rng.normal(size=(3, 3)), rng.normal(size=3)
+    alpha = 5e-4
+    head = DisAlignHead(rho=rho, alpha=alpha, tol=1e-9, max_iter=500).fit(
+        F, y, coef=W, intercept=b
+    )
+    counts = np.bincount(y).astype(float)
+    args = (F, y, W, b, counts, rho, alpha)
+    theta = _theta(head)
+    start = np.concatenate([np.ones(3), np.zeros(3), np.full(3, 0.1), [0.0]])
+    value = _plain_objective(theta, *args)
+    grad = approx_fprime(theta, _plain_objective, 1e-7, *args)
+    assert np.max(np.abs(grad)) < 1e-4
+    assert value < _plain_objective(start, *args) - 0.05
+    # A second, independent solver from the same start finds the same minimum.
+    other = minimize(_plain_objective, start, args=args, method="BFGS", tol=1e-10)
+    np.testing.assert_allclose(value, other.fun, rtol=1e-5)
+
+
+def test_rho_zero_huge_penalty_is_twice_the_joint_logits(rng):
+    # The penalty pins scale and shift at 0 and v at 0: the gate is 1/2, the
+    # scores are the joint logits (1 + 0) z.
+    F, y = _tail_heavy(rng)
+    W, b = rng.normal(size=(3, 3)), rng.normal(size=3)
+    head = DisAlignHead(rho=0.0, alpha=1e8).fit(F, y, coef=W, intercept=b)
+    np.testing.assert_allclose(head.decision_function(F), F @ W.T + b, atol=1e-5)
+
+
+def test_disalign_lifts_tail_recall(rng):
+    F, y = _tail_heavy(rng)
+    F_test, y_test = _tail_heavy(np.random.default_rng(1), counts=(300, 300, 300))
+    joint = CRTHead(q=1.0).fit(F, y)
+    head = DisAlignHead().fit(F, y, coef=joint.coef_, intercept=joint.intercept_)
+    joint_recall = recall_score(y_test, joint.predict(F_test), average=None)
+    recall = recall_score(y_test, head.predict(F_test), average=None)
+    assert recall[2] > joint_recall[2] + 0.1
+
+
+def test_sample_weight_counts_like_repeated_rows(rng):
+    F, y = _tail_heavy(rng, counts=(60, 20, 8))
+    weights = rng.integers(0, 3, size=y.size)
+    weighted = DisAlignHead(tol=1e-9).fit(F, y, sample_weight=weights)
+    repeated = DisAlignHead(tol=1e-9).fit(
+        np.repeat(F, weights, axis=0), np.repeat(y, weights)
+    )
+    np.testing.assert_allclose(
+        weighted.predict_proba(F), repeated.predict_proba(F), atol=1e-5
+    )
+
+
+def test_float32_and_absent_class(rng):
+    F, y = _tail_heavy(rng)
+    head = DisAlignHead().fit(F.astype(np.float32), y, classes=np.arange(4))
+    scores = head.decision_function(F.astype(np.float32))
+    assert scores.dtype == np.float32
+    assert np.all(scores[:, 3] == -np.inf)
+    assert np.all(np.isfinite(scores[:, :3]))
+    assert head.logit_scale_[3] == 0.0
