@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.base import _fit_context as fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import check_scoring
+from sklearn.metrics import balanced_accuracy_score, check_scoring
 from sklearn.metrics._scorer import _Scorer
 from sklearn.model_selection import StratifiedShuffleSplit, check_cv, cross_val_predict
 from sklearn.utils import _safe_indexing, get_tags
@@ -57,6 +57,22 @@ def _prediction_score(scorer, y_true, classes):
             "on labels, or ltsk.metrics.make_shot_scorer); got "
             f"{scorer!r}, which needs probabilities or scores."
         )
+
+    if scorer._score_func is balanced_accuracy_score and not scorer._kwargs:
+        # the default scorer, computed from the encoded labels: the same number
+        # without scikit-learn's per-call validation (the search calls it
+        # C * n_thresholds times per sweep)
+        y_code = np.searchsorted(classes, y_true)
+        n_true = np.bincount(y_code, minlength=len(classes))
+        present = n_true > 0
+
+        def balanced(indices):
+            hits = np.bincount(
+                y_code, weights=indices == y_code, minlength=len(classes)
+            )
+            return float(np.mean(hits[present] / n_true[present]))
+
+        return balanced
 
     def score(indices):
         return scorer._sign * scorer._score_func(

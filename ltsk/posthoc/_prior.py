@@ -436,7 +436,8 @@ class PriorAdjustedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         self : PriorAdjustedClassifier
             The fitted meta-estimator.
         """
-        estimate = isinstance(self.target_prior, str) and self.target_prior != "uniform"
+        named = self.target_prior if isinstance(self.target_prior, str) else None
+        estimate = named in ("em", "bbse")
         if estimate and X_target is None:
             raise ValueError(
                 f"target_prior={self.target_prior!r} estimates the target prior "
@@ -448,7 +449,7 @@ class PriorAdjustedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
                 f"target_prior={self.target_prior!r} ignores it."
             )
         frozen = isinstance(self.estimator, FrozenEstimator)
-        if self.target_prior == "bbse" and not frozen:
+        if named == "bbse" and not frozen:
             raise ValueError(
                 "target_prior='bbse' estimates the confusion matrix on the X, y "
                 "given to fit, which must be held out from the estimator's "
@@ -479,12 +480,12 @@ class PriorAdjustedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
             self.train_prior_ = _check_prior(counts, n_classes, "train_prior")
 
         self.n_iter_ = 0
-        if self.target_prior == "uniform":
+        if named == "uniform":
             self.target_prior_ = np.full(n_classes, 1.0 / n_classes)
         elif estimate:
             proba = self.estimator_.predict_proba(X_target)
             proba_val = y_val = None
-            if self.target_prior == "bbse":
+            if named == "bbse":
                 proba_val = self.estimator_.predict_proba(X)
                 y_val = np.searchsorted(self.classes_, y)
             self.target_prior_, self.n_iter_ = _estimate_target_prior(
