@@ -219,3 +219,17 @@ def test_speed_tool_reference_stage2_is_the_same_sgd_on_cached_features(
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     assert len(np.unique(runs[0][1])) > 1
     assert net.module_.backbone.training == mode
+
+
+def test_header_states_the_imbalance_summary():
+    from dataclasses import replace
+
+    from ltsk.benchmark import load_protocol, run_benchmark
+    from ltsk.metrics import imbalance_summary
+
+    protocol = replace(load_protocol("digits-lt"), epochs=1)
+    results = run_benchmark(protocol, methods="decoupled", progress=False)
+    summary = imbalance_summary(protocol.y_train)
+    assert results["protocol"]["imbalance"] == summary
+    assert f"Gini {summary['gini']:.3f}" in results["title"]
+    assert f"imbalance ratio {summary['imbalance_ratio']:.1f}" in results["title"]
