@@ -511,7 +511,7 @@ class PriorAdjustedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         return self
 
     def predict_proba(self, X):
-        """Probabilities re-weighted to the target prior.
+        """Predict probabilities re-weighted to the target prior.
 
         Parameters
         ----------
@@ -551,7 +551,7 @@ class PriorAdjustedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
             return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        """Bayes decision for the target prior.
+        """Predict the Bayes decision for the target prior.
 
         Parameters
         ----------
