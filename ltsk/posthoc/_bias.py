@@ -334,6 +334,12 @@ class TunedClassBiasClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         raw, y_val = self._validation_scores(X, y, method)
         self.classes_ = np.asarray(self.estimator_.classes_)
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y contains labels {unknown.tolist()} that the estimator does "
+                f"not know; its classes_ are {self.classes_.tolist()}."
+            )
         if hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
         scores = _as_scores(raw, method)

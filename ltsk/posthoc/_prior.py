@@ -466,6 +466,12 @@ class PriorAdjustedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         self.estimator_ = self.estimator if frozen else clone(self.estimator)
         self.estimator_.fit(X, y)
         self.classes_ = np.asarray(self.estimator_.classes_)
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y contains labels {unknown.tolist()} that the estimator does "
+                f"not know; its classes_ are {self.classes_.tolist()}."
+            )
         if hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
         n_classes = len(self.classes_)

@@ -208,3 +208,14 @@ def test_prior_adjusted_uniform_is_logit_adjustment():
         np.testing.assert_allclose(
             adjusted.predict_proba(X), la.predict_proba(X), rtol=1e-10
         )
+
+
+def test_unknown_labels_for_a_frozen_estimator():
+    from ltsk.posthoc import TunedClassBiasClassifier
+
+    rng = np.random.default_rng(7)
+    X, y = _sample(TRAIN_PRIOR, 200, rng)
+    frozen = FrozenEstimator(LogisticRegression().fit(X, y))
+    for meta in (PriorAdjustedClassifier(frozen), TunedClassBiasClassifier(frozen)):
+        with pytest.raises(ValueError, match=r"labels \[7\] that the estimator"):
+            meta.fit(X, np.where(y == 2, 7, y))
