@@ -154,8 +154,7 @@ class TunedClassBiasClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         scorer name (``"balanced_accuracy"``, ``"f1_macro"``),
         ``make_scorer(metric)``, or :func:`ltsk.metrics.make_shot_scorer` for
         a shot group.
-    response_method : {"auto", "predict_proba", "decision_function"}, \
-            default="auto"
+    response_method : {"auto", "predict_proba", "decision_function"}, default="auto"
         The scores the biases are added to: ``log(predict_proba)`` or
         ``decision_function``; ``"auto"`` takes the first available.
     cv : int, float, cross-validation generator or iterable, default=5

@@ -298,15 +298,14 @@ class PriorAdjustedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         :meth:`fit`, unless wrapped in :class:`~sklearn.frozen.FrozenEstimator`
         (a fitted classifier used as is, scikit-learn's way of passing a
         prefit estimator).
-    target_prior : "uniform", array-like of shape (n_classes,), dict or \
-            {"em", "bbse"}, default="uniform"
-        The deployment's class prior: uniform (balanced decisions), given as
-        probabilities in ``classes_`` order or as ``{label: probability}``
-        (normalised), or estimated in :meth:`fit` from ``X_target`` with EM
-        (``"em"``) or BBSE (``"bbse"``, which also uses ``X, y`` as the
-        labelled validation data and so needs a frozen estimator).
-    train_prior : array-like of shape (n_classes,), dict or None, \
-            default=None
+    target_prior : {"uniform", "em", "bbse"}, array-like or dict, default="uniform"
+        The deployment's class prior: uniform (balanced decisions); given as
+        probabilities of shape (n_classes,) in ``classes_`` order or as
+        ``{label: probability}`` (normalised); or estimated in :meth:`fit`
+        from ``X_target`` with EM (``"em"``) or BBSE (``"bbse"``, which also
+        uses ``X, y`` as the labelled validation data and so needs a frozen
+        estimator).
+    train_prior : array-like of shape (n_classes,), dict or None, default=None
         The prior the estimator's probabilities were made for. None takes the
         estimator's ``class_counts_`` when it has them (ltsk heads, nets and a
         :class:`~ltsk.DecoupledClassifier`'s head), else the class frequencies
