@@ -216,7 +216,9 @@ class TunedClassBiasClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
     come first. This is the "threshold moving" of the long-tail survey
     (Zhang et al., 2023): a few parameters fitted on validation data; use a
     validation set (or folds) large enough to hold the tail classes, or the
-    biases overfit them.
+    biases overfit them. There is no ``predict_proba``: the biases move
+    decisions, not probabilities (:class:`PriorAdjustedClassifier` re-weights
+    probabilities by a prior).
 
     References
     ----------
