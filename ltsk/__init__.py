@@ -12,8 +12,9 @@ Public API map
 - :class:`LongTailNetClassifier` - a skorch network trained jointly with
   class-aware sampling and the long-tail losses (needs torch).
 - Subpackages, in the order data flows through them: :mod:`ltsk.sampling`,
-  :mod:`ltsk.losses`, :mod:`ltsk.nets`, :mod:`ltsk.heads`, :mod:`ltsk.metrics`,
-  :mod:`ltsk.plotting`; around them :mod:`ltsk.datasets`,
+  :mod:`ltsk.losses`, :mod:`ltsk.nets`, :mod:`ltsk.heads`,
+  :mod:`ltsk.posthoc`, :mod:`ltsk.metrics`, :mod:`ltsk.plotting`; around them
+  :mod:`ltsk.datasets`,
   :mod:`ltsk.model_selection` (:class:`LongTailStratifiedKFold`) and
   :mod:`ltsk.benchmark` (``python -m ltsk.benchmark``).
 

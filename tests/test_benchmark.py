@@ -272,3 +272,17 @@ def test_progress_on_a_terminal_draws_an_epoch_bar():
 
 def test_progress_false_is_silent():
     assert _progress_of(_Terminal(), epochs=1, progress=False) == ""
+
+
+def test_header_states_the_imbalance_summary():
+    from dataclasses import replace
+
+    from ltsk.benchmark import load_protocol, run_benchmark
+    from ltsk.metrics import imbalance_summary
+
+    protocol = replace(load_protocol("digits-lt"), epochs=1)
+    results = run_benchmark(protocol, methods="decoupled", progress=False)
+    summary = imbalance_summary(protocol.y_train)
+    assert results["protocol"]["imbalance"] == summary
+    assert f"Gini {summary['gini']:.3f}" in results["title"]
+    assert f"imbalance ratio {summary['imbalance_ratio']:.1f}" in results["title"]

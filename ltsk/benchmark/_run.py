@@ -9,7 +9,8 @@ from sklearn.metrics import recall_score
 from ltsk.benchmark._methods import _baseline, _head_methods, _joint_variants
 from ltsk.benchmark._protocols import TAU_GRID, backbone_class
 from ltsk.heads import HEADS, tau_path
-from ltsk.metrics import shot_accuracy
+from ltsk.metrics import imbalance_summary, shot_accuracy
+from ltsk.metrics._imbalance import format_imbalance_summary
 
 __all__ = ["choose_tau", "run_benchmark"]
 
@@ -245,6 +246,7 @@ def run_benchmark(protocol, *, seed=0, methods="all", progress=True, stream=None
     """
     log = _Progress(progress, stream)
     counts = protocol.train_counts
+    imbalance = imbalance_summary(protocol.y_train)
     log(
         f"{protocol.name}: {len(protocol.y_train)} training samples in "
         f"{len(counts)} classes (largest {max(counts.values())}, smallest "
@@ -332,7 +334,8 @@ def run_benchmark(protocol, *, seed=0, methods="all", progress=True, stream=None
             f"{protocol.name} (rho={protocol.info['imbalance_ratio']:g}, "
             f"{protocol.backbone}, {protocol.epochs} epochs, seed {seed}); balanced "
             f"accuracy % on the test split; Many > {protocol.many} >= Medium >= "
-            f"{protocol.few} > Few training samples"
+            f"{protocol.few} > Few training samples\ntraining set: "
+            f"{format_imbalance_summary(imbalance)}"
         ),
         "protocol": {
             "dataset": protocol.name,
@@ -348,6 +351,7 @@ def run_benchmark(protocol, *, seed=0, methods="all", progress=True, stream=None
             "n_val": len(protocol.y_val),
             "n_test": len(protocol.y_test),
             "train_counts": {str(k): v for k, v in counts.items()},
+            "imbalance": imbalance,
             "many": protocol.many,
             "few": protocol.few,
         },

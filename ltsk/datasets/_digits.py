@@ -52,6 +52,7 @@ def load_digits_lt(*, imbalance_ratio=20, test_size_per_class=50, random_state=0
     See Also
     --------
     make_long_tailed : The subsampling applied to the training part.
+    ltsk.metrics.imbalance_summary : How long-tailed the training part is.
 
     Notes
     -----
@@ -72,6 +73,16 @@ def load_digits_lt(*, imbalance_ratio=20, test_size_per_class=50, random_state=0
     array([50, 50, 50, 50, 50, 50, 50, 50, 50, 50])
     >>> X_train.shape, X_test.shape
     ((417, 64), (500, 64))
+
+    How long-tailed the training part is (the ratio is 124 / 6, the Gini
+    coefficient of the counts 0.47, the two largest classes hold half of the
+    images and the label entropy is that of 6.9 balanced classes):
+
+    >>> from ltsk.metrics import imbalance_summary
+    >>> summary = imbalance_summary(y_train)
+    >>> {key: round(value, 2) for key, value in summary.items()}
+    {'n_samples': 417, 'n_classes': 10, 'imbalance_ratio': 20.67, 'gini': 0.47, \
+'head_share': 0.51, 'effective_n_classes': 6.93}
     """
     X, y = load_digits(return_X_y=True)
     y = y.astype(np.int64)

@@ -34,7 +34,8 @@ def load_letter(data_home=None):
     Notes
     -----
     The file has no header; column 0 is the letter and columns 1-16 the
-    attributes. The classes are roughly balanced (734-813 rows); the Letter-LT
+    attributes. The classes are roughly balanced (734-813 rows: imbalance
+    ratio 1.11 by :func:`ltsk.metrics.imbalance_summary`); the Letter-LT
     protocol makes the training part long-tailed with
     :func:`make_long_tailed` and ``class_order="shuffle"``.
 
@@ -103,7 +104,11 @@ def load_shuttle(data_home=None, *, subset="train"):
         The nine numeric attributes.
     y : ndarray of shape (n_samples,), dtype int64
         Classes 1-7, naturally long-tailed (the training file has 6 rows of
-        class 6 and 34108 of class 1).
+        class 6 and 34108 of class 1). :func:`ltsk.metrics.imbalance_summary`
+        of the training labels: imbalance ratio 5684.7, Gini coefficient
+        0.776, 93.9% of the rows in the two largest classes (the head share
+        with ``head_fraction=0.2`` of 7 classes, rounded up; class 1 alone
+        holds 78.4%), effective number of classes 1.95.
 
     Raises
     ------

@@ -161,6 +161,8 @@ _IDX_DOC = """Load {title} from its original IDX files in a local directory.
     See Also
     --------
     load_idx : The file reader.
+    ltsk.metrics.imbalance_summary : How long-tailed labels are (these are
+        balanced; :func:`make_long_tailed` makes them long-tailed).
 
     References
     ----------

@@ -39,6 +39,14 @@ class LogitAdjustedHead(TauFamilyMixin, LinearHead):
     ----------
     tau : float >= 0, default=1.0
         Adjustment strength; 0 keeps the joint classifier.
+    target_prior : array-like of shape (n_classes,) or None, default=None
+        The class frequencies of the deployment, in ``classes_`` order
+        (normalised to sum to 1; every entry > 0). ``log(target_prior)`` is
+        added to the adjusted logits, so the decisions are Bayes-optimal for
+        that prior (Hong et al., 2021). None is the uniform prior (balanced
+        decisions), which adds a constant and changes nothing. An unknown
+        prior can be estimated from unlabelled data with
+        :func:`ltsk.posthoc.estimate_target_prior`.
 
     Attributes
     ----------
@@ -69,7 +77,10 @@ class LogitAdjustedHead(TauFamilyMixin, LinearHead):
     -----
     With :math:`\pi_j = n_j / \sum_i n_i` the training class frequencies,
 
-    .. math:: s_j(x) = w_j^\top x + b_j - \tau \log \pi_j .
+    .. math:: s_j(x) = w_j^\top x + b_j - \tau \log \pi_j + \log \pi^t_j ,
+
+    with :math:`\pi^t` the ``target_prior`` (:math:`\log \pi^t_j` is a
+    constant, dropped, when it is uniform).
 
     When ``coef`` is not passed to :meth:`fit`, an instance-balanced multinomial
     classifier is fitted on ``F`` first. With ``sample_weight``, :math:`n_j`
@@ -86,6 +97,9 @@ class LogitAdjustedHead(TauFamilyMixin, LinearHead):
     ----------
     .. [1] A. K. Menon, S. Jayasumana, A. S. Rawat, H. Jain, A. Veit and
        S. Kumar, "Long-tail learning via logit adjustment", ICLR 2021, Eq. (9).
+    .. [2] Y. Hong, S. Han, K. Choi, S. Seo, B. Kim and B. Chang,
+       "Disentangling Label Distribution for Long-tailed Visual Recognition",
+       CVPR 2021, Eq. (4).
 
     Examples
     --------
@@ -99,18 +113,45 @@ class LogitAdjustedHead(TauFamilyMixin, LinearHead):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "tau": [Interval(Real, 0, None, closed="left")]
+        "tau": [Interval(Real, 0, None, closed="left")],
+        "target_prior": ["array-like", None],
     }
 
-    def __init__(self, tau=1.0):
+    def __init__(self, tau=1.0, *, target_prior=None):
         self.tau = tau
+        self.target_prior = target_prior
+
+    def _log_target(self, n_classes):
+        """``log(target_prior)`` (normalised), or None for the uniform prior."""
+        if self.target_prior is None:
+            return None
+        prior = np.asarray(self.target_prior, dtype=np.float64)
+        if prior.shape != (n_classes,):
+            raise ValueError(
+                f"target_prior must have one entry per class ({n_classes}, in "
+                f"classes_ order), got shape {prior.shape}."
+            )
+        if not np.all(np.isfinite(prior)) or np.any(prior <= 0):
+            raise ValueError(
+                "target_prior must hold positive, finite class frequencies, got "
+                f"{prior.tolist()}."
+            )
+        return np.log(prior / prior.sum())
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
+        self._log_target(counts.shape[0])  # refuse a bad prior before the joint fit
         coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
         self.joint_coef_ = coef
         self.joint_intercept_ = intercept
-        shift = prior_shift(intercept, self._log_prior(), self.tau)
-        self._set_linear(coef, intercept + shift)
+        self._set_linear(coef, intercept + self._shift(self.tau, intercept.dtype))
+
+    def _shift(self, tau, dtype):
+        """Bias shift ``-tau * log(pi_train) + log(pi_target)`` for one ``tau``."""
+        shift = prior_shift(self.joint_intercept_, self._log_prior(), tau)
+        log_target = self._log_target(self.class_counts_.shape[0])
+        if log_target is not None:
+            shift = shift + log_target.astype(shift.dtype)
+        return shift.astype(dtype, copy=False)
 
     def _log_prior(self):
         counts = self.class_counts_
@@ -120,5 +161,4 @@ class LogitAdjustedHead(TauFamilyMixin, LinearHead):
         return log_prior
 
     def _apply_tau(self, logits, tau):
-        shift = prior_shift(self.joint_intercept_, self._log_prior(), tau)
-        return logits + shift.astype(logits.dtype)
+        return logits + self._shift(tau, logits.dtype)

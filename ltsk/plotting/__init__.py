@@ -6,6 +6,8 @@
   methods side by side.
 - :class:`PerClassAccuracyDisplay`: accuracy of every class against its
   training count on a log axis.
+- :class:`ReliabilityDisplay`: reliability diagram (accuracy against
+  confidence) with the expected calibration error, overall or per shot group.
 
 Each has ``from_estimator`` / ``from_predictions`` class methods that compute
 and plot, and a ``plot`` method; only ``plot`` needs matplotlib
@@ -13,7 +15,13 @@ and plot, and a ``plot`` method; only ``plot`` needs matplotlib
 """
 
 from ltsk.plotting._per_class import PerClassAccuracyDisplay
+from ltsk.plotting._reliability import ReliabilityDisplay
 from ltsk.plotting._shot_accuracy import ShotAccuracyDisplay
 from ltsk.plotting._weight_norm import WeightNormDisplay
 
-__all__ = ["PerClassAccuracyDisplay", "ShotAccuracyDisplay", "WeightNormDisplay"]
+__all__ = [
+    "PerClassAccuracyDisplay",
+    "ReliabilityDisplay",
+    "ShotAccuracyDisplay",
+    "WeightNormDisplay",
+]

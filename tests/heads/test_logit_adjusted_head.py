@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.metrics import accuracy_score
 
 from ltsk.heads import LogitAdjustedHead, tau_path
 
@@ -49,3 +50,50 @@ def test_extreme_tau_is_the_same_error_in_fit_and_tau_path(rng):
     head = LogitAdjustedHead().fit(F, y, coef=coef)
     with pytest.raises(ValueError, match=r"tau=1e\+308 overflows the adjusted bias"):
         tau_path(head, F, y, [1.0, 1e308])
+
+
+def test_target_prior_hand_example():
+    # train priors 0.6 / 0.3 / 0.1, target priors 0.2 / 0.2 / 0.6 (LADE's
+    # logits - log pi_train + log pi_target)
+    y = np.repeat(["a", "b", "c"], [6, 3, 1])
+    F = np.zeros((10, 2))
+    F[:, 0] = 1.0
+    W = np.array([[2.0, 0.0], [1.0, 0.0], [0.0, 0.0]])
+    b = np.array([0.5, 0.0, -1.0])
+    target = np.array([1.0, 1.0, 3.0])  # normalised to 0.2 / 0.2 / 0.6
+    head = LogitAdjustedHead(target_prior=target).fit(F, y, coef=W, intercept=b)
+    np.testing.assert_allclose(
+        head.intercept_, b - np.log([0.6, 0.3, 0.1]) + np.log([0.2, 0.2, 0.6])
+    )
+    # x = (1, 0): 3.0108 + log .2 = 1.4014, 2.2040 - 1.6094 = 0.5945,
+    # 1.3026 - 0.5108 = 0.7918
+    np.testing.assert_allclose(
+        head.decision_function(F[:1]), [[1.401388, 0.594535, 0.791760]], atol=1e-6
+    )
+    # a uniform target prior is the default (a constant shift of the scores)
+    uniform = LogitAdjustedHead(target_prior=[1, 1, 1]).fit(F, y, coef=W, intercept=b)
+    default = LogitAdjustedHead().fit(F, y, coef=W, intercept=b)
+    np.testing.assert_allclose(
+        uniform.predict_proba(F), default.predict_proba(F), rtol=1e-12
+    )
+    # tau_path scores carry the target prior too: at tau = 0 only it is added
+    rng = np.random.default_rng(0)
+    F_val = rng.normal(size=(30, 2))
+    y_val = rng.choice(["a", "b", "c"], size=30)
+    path = tau_path(head, F_val, y_val, [0.0, 1.0], metric=accuracy_score)
+    tau0 = LogitAdjustedHead(tau=0.0, target_prior=target).fit(
+        F, y, coef=W, intercept=b
+    )
+    np.testing.assert_allclose(
+        tau0.decision_function(F_val), F_val @ W.T + b + np.log([0.2, 0.2, 0.6])
+    )
+    assert path[0] == pytest.approx(accuracy_score(y_val, tau0.predict(F_val)))
+    assert path[1] == pytest.approx(accuracy_score(y_val, head.predict(F_val)))
+
+
+@pytest.mark.parametrize(
+    "target, match", [([0.5, 0.5], "one entry per class"), ([1, 0, 1], "positive")]
+)
+def test_target_prior_errors(target, match):
+    with pytest.raises(ValueError, match=match):
+        LogitAdjustedHead(target_prior=target).fit(np.eye(3), [0, 1, 2])

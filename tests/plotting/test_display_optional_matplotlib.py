@@ -6,6 +6,7 @@ from sklearn.linear_model import LogisticRegression
 
 from ltsk.plotting import (
     PerClassAccuracyDisplay,
+    ReliabilityDisplay,
     ShotAccuracyDisplay,
     WeightNormDisplay,
 )
@@ -26,6 +27,7 @@ def no_matplotlib(monkeypatch):
         WeightNormDisplay([1.0, 2.0], [10, 5]),
         ShotAccuracyDisplay([[0.5, 0.5, 0.5, 0.5]], method_names=["m"]),
         PerClassAccuracyDisplay([0.5, 0.5], [10, 5]),
+        ReliabilityDisplay([0.5, 0.9], [0.4, 1.0], [3, 2], 0.1),
     ],
     ids=lambda d: type(d).__name__,
 )
@@ -49,6 +51,7 @@ def test_from_predictions_without_matplotlib(no_matplotlib, display):
         (WeightNormDisplay, ()),
         (ShotAccuracyDisplay, (np.ones((2, 1)), [0, 1])),
         (PerClassAccuracyDisplay, (np.ones((2, 1)), [0, 1])),
+        (ReliabilityDisplay, (np.ones((2, 1)), [0, 1])),
     ],
 )
 def test_from_estimator_fails_before_computing(no_matplotlib, display, args):
