@@ -8,10 +8,11 @@ import pytest
 from imblearn.utils.estimator_checks import estimator_checks_generator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from torch import nn
 
 from ltsk import DecoupledClassifier
 from ltsk.heads import HEADS, TauNormHead
-from ltsk.nets import MLP, BBNClassifier, LongTailNetClassifier
+from ltsk.nets import MLP, BBNClassifier, LongTailNetClassifier, TorchExtractor
 from ltsk.posthoc import PriorAdjustedClassifier, TunedClassBiasClassifier
 from ltsk.sampling import PowerLawSampler
 from ltsk.utils._instances import head_instances
@@ -62,6 +63,8 @@ ESTIMATORS = [
     BBNClassifier(
         MLP, module__hidden_units=(16,), lr=0.05, max_epochs=15, batch_size=32
     ),
+    # the smallest module: the checks exercise the wrapper's input handling
+    TorchExtractor(nn.Identity()),
 ]
 
 

@@ -236,7 +236,7 @@ def test_frozen_estimator_and_pipeline_extractors(digits):
 
 def test_unfitted_extractor_is_an_error(digits):
     X_train, _, y_train, _ = digits
-    with pytest.raises(NotFittedError, match="extractor"):
+    with pytest.raises(NotFittedError, match=r"extractor \(PCA\) is not fitted"):
         DecoupledClassifier(PCA(), "crt").fit(X_train, y_train)
 
 
@@ -418,3 +418,67 @@ def test_sample_weight_is_routed_through_a_grid_search(digits, scaled):
         unrouted = DecoupledClassifier(scaled, KNeighborsClassifier())
         with pytest.raises(TypeError, match=r"\{'sample_weight'\}.* not routed"):
             unrouted.fit(X_train, y_train, sample_weight=w)
+
+
+# Bad data with no extractor (features are X) and with a network as extractor.
+_RNG = np.random.default_rng(0)
+X3 = _RNG.normal(size=(30, 4))
+Y3 = np.repeat([0, 1, 2], [15, 10, 5])
+X3_NAN = np.where(np.arange(4) == 1, np.nan, X3)
+
+
+@pytest.mark.parametrize(
+    ("head", "X", "y", "match"),
+    [
+        pytest.param("ncm", X3_NAN, Y3, r"(?i)NaN", id="nan-in-X"),
+        pytest.param(
+            "ncm", X3, Y3[:-2], r"inconsistent numbers of samples", id="len-mismatch"
+        ),
+        pytest.param("ncm", X3, None, r"requires y", id="y-none"),
+        pytest.param("crt", X3, np.zeros(30), r"(?i)class", id="single-class"),
+    ],
+)
+def test_bad_data_without_extractor(head, X, y, match):
+    with pytest.raises(ValueError, match=match):
+        DecoupledClassifier(None, head).fit(X, y)
+
+
+def test_predict_unfitted_and_feature_mismatch():
+    clf = DecoupledClassifier(None, "ncm")
+    with pytest.raises(NotFittedError, match="DecoupledClassifier"):
+        clf.predict(X3)
+    clf.fit(X3, Y3)
+    with pytest.raises(ValueError, match=r"X has 2 features.*expecting 4"):
+        clf.predict(X3[:, :2])
+    clf = DecoupledClassifier(PCA(3).fit(X3), "tau_norm").fit(X3, Y3)
+    with pytest.raises(ValueError, match=r"X has 2 features.*expecting 4"):
+        clf.predict(X3[:, :2])
+
+
+def _small_net():
+    from ltsk import LongTailNetClassifier
+    from ltsk.nets import MLP
+
+    return LongTailNetClassifier(
+        MLP, module__hidden_units=(4,), max_epochs=1, batch_size=16, random_state=0
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted_net():
+    return _small_net().fit(X3.astype(np.float32), np.array(["a", "b", "c"])[Y3])
+
+
+def test_net_extractor_labels_unseen_and_feature_mismatch(fitted_net):
+    y = np.array(["a", "b", "c"])[Y3]
+    clf = DecoupledClassifier(fitted_net, "tau_norm").fit(X3.astype(np.float32), y)
+    with pytest.raises(ValueError, match=r"X has 3 features.*expecting 4"):
+        clf.predict(X3[:, :3].astype(np.float32))
+    y[0] = "z"
+    with pytest.raises(ValueError, match=r"labels \['z'\].*does not know"):
+        DecoupledClassifier(fitted_net, "tau_norm").fit(X3.astype(np.float32), y)
+
+
+def test_unfitted_net_extractor_is_an_error():
+    with pytest.raises(NotFittedError, match=r"extractor.*is not fitted"):
+        DecoupledClassifier(_small_net(), "ncm").fit(X3.astype(np.float32), Y3)

@@ -9,6 +9,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.base import _fit_context as fit_context
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import validate_data
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -79,6 +80,9 @@ class TorchExtractor(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
+    n_features_in_ : int
+        Size of the second axis of the array or tensor given to ``fit``.
+        Defined only after ``fit`` with such an input.
     classes_ : ndarray of shape (n_classes,)
         Sorted class labels. Defined when ``layer`` names an ``nn.Linear``, or
         when ``classes`` is given.
@@ -95,11 +99,15 @@ class TorchExtractor(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    There is nothing to learn: ``fit`` only validates the parameters, and the
-    estimator counts as fitted from construction (scikit-learn's
-    ``requires_fit=False`` tag), so it can be passed unfitted to
-    :class:`~ltsk.DecoupledClassifier`. ``coef_``, ``intercept_`` and
-    ``classes_`` are read from the module at each access.
+    There is nothing to learn: ``fit`` only validates the parameters and the
+    input, and the estimator counts as fitted from construction
+    (scikit-learn's ``requires_fit=False`` tag), so it can be passed unfitted
+    to :class:`~ltsk.DecoupledClassifier`. ``coef_``, ``intercept_`` and
+    ``classes_`` are read from the module at each access. After ``fit`` on an
+    array or a tensor, ``transform`` requires inputs of the same width
+    (``n_features_in_``); a torch Dataset is only read by ``transform``.
+    Inputs holding NaN or infinity are an error (checked batch by batch), as
+    the features of such inputs would not be finite.
 
     :func:`~sklearn.base.clone` shares the module instead of deep-copying it:
     the module is the frozen, pretrained state (as in
@@ -162,12 +170,15 @@ class TorchExtractor(TransformerMixin, BaseEstimator):
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
-        """Validate the parameters; the module is not trained.
+        """Validate the parameters and, when given, the input; nothing is trained.
 
         Parameters
         ----------
-        X : ignored
-            Not used, present for API consistency.
+        X : array-like of shape (n_samples, n_features, ...), torch.Tensor, \
+                torch Dataset or None, default=None
+            Model inputs. An array or a tensor is checked (finite, at least 2-D
+            and 1 sample) and sets ``n_features_in_`` (its second axis), which
+            ``transform`` then checks; a Dataset or ``None`` is not read.
         y : ignored
             Not used, present for API consistency.
 
@@ -178,7 +189,59 @@ class TorchExtractor(TransformerMixin, BaseEstimator):
         """
         self._check_layer()
         self._class_order()
+        for name in ("n_features_in_", "feature_names_in_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        if X is not None and not isinstance(X, Dataset):
+            X = self._validate_input(X, reset=True)
+            if X.ndim < 2:
+                raise ValueError(
+                    "Expected 2D array (n_samples, n_features, ...), got an input "
+                    f"of shape {tuple(X.shape)}; reshape a single feature with "
+                    "X.reshape(-1, 1)."
+                )
+            self._check_finite(X)
         return self
+
+    def _validate_input(self, X, reset):
+        """Array-like input as a numeric array (a tensor stays a tensor)."""
+        if isinstance(X, torch.Tensor):
+            validate_data(self, X, skip_check_array=True, reset=reset)
+            if X.is_complex():
+                raise ValueError("Complex data not supported.")
+        else:
+            X = validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype="numeric",
+                allow_nd=True,
+                ensure_min_samples=0,
+                ensure_all_finite=False,
+            )
+            if X.dtype.kind not in "biuf":
+                raise ValueError(
+                    "X must be a real numeric array, a torch tensor or a torch "
+                    f"Dataset; got an array of dtype {X.dtype}."
+                )
+        if X.ndim == 0 or X.shape[0] == 0:
+            raise ValueError(
+                f"X must hold at least 1 sample along its first axis; got shape "
+                f"{tuple(X.shape)}."
+            )
+        return X
+
+    @staticmethod
+    def _check_finite(batch):
+        if isinstance(batch, np.ndarray):
+            finite = batch.dtype.kind != "f" or np.isfinite(batch).all()
+        else:
+            finite = not batch.is_floating_point() or torch.isfinite(batch).all()
+        if not finite:
+            raise ValueError(
+                "Input X contains NaN or infinity; the module's features would "
+                "not be finite."
+            )
 
     def _check_layer(self):
         """The sub-module named by ``layer`` (None for ``layer=None``)."""
@@ -271,28 +334,19 @@ class TorchExtractor(TransformerMixin, BaseEstimator):
             for batch in loader:
                 if isinstance(batch, (list, tuple)):
                     batch = batch[0]  # (x, label) items
+                self._check_finite(batch)
                 if batch.is_floating_point():
                     batch = batch.to(dtype)
                 yield batch.to(device)
             return
-        if not isinstance(X, torch.Tensor):
-            # a memmap or any array-like; copied one batch at a time, so that a
-            # module writing to its input in place cannot change the caller's data
-            X = np.asarray(X)
-            if X.dtype.kind not in "biuf":
-                raise ValueError(
-                    "X must be a real numeric array, a torch tensor or a torch "
-                    f"Dataset; got an array of dtype {X.dtype}."
-                )
-        if X.ndim == 0 or X.shape[0] == 0:
-            raise ValueError(
-                f"X must hold at least 1 sample along its first axis; got shape "
-                f"{tuple(X.shape)}."
-            )
+        # a memmap or any array-like is copied one batch at a time, so that a
+        # module writing to its input in place cannot change the caller's data
+        X = self._validate_input(X, reset=False)
         for start in range(0, X.shape[0], self.batch_size):
             batch = X[start : start + self.batch_size]
             if isinstance(batch, np.ndarray):
                 batch = torch.from_numpy(np.array(batch))
+            self._check_finite(batch)
             if batch.is_floating_point():
                 batch = batch.to(dtype)
             yield batch.to(device)

@@ -62,6 +62,7 @@ def test_idx_known_bytes(tmp_path):
         (b"\x00\x00\x08\x02\x00\x00\x00\x01", "truncated IDX header"),
         (b"\x00\x00\x08\x01\x00\x00\x00\x03\x05", "holds 1 data bytes"),
         (b"\x1f\x8b\x08garbage", "not a readable gzip file"),
+        (gzip.compress(b""), "empty file"),
     ],
 )
 def test_idx_malformed(tmp_path, raw, match):
@@ -196,6 +197,25 @@ def test_cifar_errors(tmp_path):
         load_cifar10(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("batch", "match"),
+    [
+        pytest.param({b"labels": [0, 1]}, r"b'data'", id="no-data"),
+        pytest.param([1, 2, 3], r"should be a dict", id="not-a-dict"),
+        pytest.param(
+            {b"data": np.zeros((2, 3072)), b"labels": [0]},
+            r"2 labels",
+            id="label-count",
+        ),
+    ],
+)
+def test_cifar_malformed_batch_is_named(tmp_path, batch, match):
+    _dump(tmp_path / "cifar-10-batches-py" / "data_batch_1", batch)
+    with pytest.raises(ValueError, match=match) as info:
+        load_cifar10(tmp_path)
+    assert "data_batch_1" in str(info.value)
+
+
 _LETTER_ROWS = [
     "T,2,8,3,5,1,8,13,0,6,6,10,8,0,8,0,8",
     "I,5,12,3,7,2,10,5,5,4,13,3,9,2,8,4,10",
@@ -214,11 +234,28 @@ def test_load_letter(tmp_path, subfolder):
     assert_array_equal(X[1], [5, 12, 3, 7, 2, 10, 5, 5, 4, 13, 3, 9, 2, 8, 4, 10])
 
 
-def test_load_letter_malformed(tmp_path):
-    rows = [*_LETTER_ROWS[:2], "Q,1,2,3"]
-    (tmp_path / "letter-recognition.data").write_text("\n".join(rows))
-    with pytest.raises(ValueError, match="line 3: expected a letter and 16"):
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        pytest.param(
+            "\n".join([*_LETTER_ROWS[:2], "Q,1,2,3"]),
+            "line 3: expected a letter and 16",
+            id="too-few-columns",
+        ),
+        pytest.param(
+            "A," + ",".join(["1"] * 16) + "\nB," + ",".join(["1"] * 17) + "\n",
+            r"line 2",
+            id="too-many-columns",
+        ),
+        pytest.param("A," + ",".join(["x"] * 16) + "\n", r"line 1", id="not-numbers"),
+        pytest.param("\n\n", r"no data rows", id="empty-file"),
+    ],
+)
+def test_load_letter_malformed(tmp_path, content, match):
+    (tmp_path / "letter-recognition.data").write_text(content)
+    with pytest.raises(ValueError, match=match) as info:
         load_letter(tmp_path)
+    assert "letter-recognition.data" in str(info.value)
 
 
 def test_load_shuttle(tmp_path):

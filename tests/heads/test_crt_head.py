@@ -74,7 +74,12 @@ def test_max_iter_reached_warns(rng):
 
 @pytest.mark.parametrize(
     "params, match",
-    [({"q": 1.5}, "'q'"), ({"gamma": -1.0}, "'gamma'"), ({"alpha": -1}, "'alpha'")],
+    [
+        ({"q": 1.5}, "'q'"),
+        ({"gamma": -1.0}, "'gamma'"),
+        ({"alpha": -1}, "'alpha'"),
+        ({"max_iter": 0}, "'max_iter'"),
+    ],
 )
 def test_bad_parameters(params, match, rng):
     F, y = _long_tailed(rng, counts=(5, 5))

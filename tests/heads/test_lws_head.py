@@ -89,3 +89,9 @@ def test_lws_gradient_matches_finite_differences(rng):
     assert (
         check_grad(_plain_lws_objective, lambda f, *a: objective(f)[1], f, *args) < 1e-6
     )
+
+
+def test_q_above_one_is_rejected(rng):
+    F, y = _tail_heavy(rng)
+    with pytest.raises(ValueError, match="'q' parameter"):
+        LWSHead(q=2).fit(F, y)

@@ -50,9 +50,18 @@ def test_without_coef_normalises_its_own_joint_classifier(rng):
     np.testing.assert_allclose(np.linalg.norm(head.coef_, axis=1), 1.0)
 
 
-def test_negative_tau_is_rejected():
-    with pytest.raises(ValueError, match="tau"):
-        TauNormHead(tau=-0.5).fit(F2, [0, 1], coef=W2)
+@pytest.mark.parametrize("tau", [-0.5, "1"])
+def test_bad_tau_is_rejected(tau):
+    with pytest.raises(ValueError, match="'tau' parameter"):
+        TauNormHead(tau=tau).fit(F2, [0, 1], coef=W2)
+
+
+def test_large_representable_tau_gives_finite_probabilities(rng):
+    # Row norms 0.2 raised to -tau: 25 for tau=2, finite scores and probabilities.
+    F = rng.normal(size=(30, 4))
+    y = np.repeat([0, 1, 2], [15, 10, 5])
+    head = TauNormHead(tau=2.0).fit(F, y, coef=np.full((3, 4), 0.1))
+    assert np.all(np.isfinite(head.predict_proba(F)))
 
 
 def test_without_coef_drops_the_bias_of_the_centred_problem(rng):

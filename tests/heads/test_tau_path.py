@@ -68,10 +68,10 @@ def test_tau_path_float32_stays_fast_path(rng):
 @pytest.mark.parametrize(
     "taus, match",
     [
-        ([], "non-empty 1-D"),
-        ([[0.1]], "non-empty 1-D"),
-        ([-0.5], ">= 0"),
-        ([np.nan], "finite"),
+        ([], "taus must be a non-empty 1-D"),
+        ([[0.1]], "taus must be a non-empty 1-D"),
+        ([-0.5], "taus must be finite and >= 0"),
+        ([np.nan], "taus must be finite"),
     ],
 )
 def test_tau_path_bad_taus(rng, taus, match):
@@ -87,7 +87,7 @@ def test_tau_path_bad_heads_and_data(rng):
         tau_path(NCMHead().fit(F, y), F, y, TAUS)
     from sklearn.exceptions import NotFittedError
 
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="TauNormHead"):
         tau_path(TauNormHead(), F, y, TAUS)
     head = TauNormHead().fit(F, y)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):

@@ -341,6 +341,7 @@ def test_int32_targets_accepted(case):
     ("counts", "error", "match"),
     [
         ([[1, 2, 3, 4, 5]], ValueError, "class_counts must be a non-empty 1-D"),
+        ([], ValueError, "class_counts must be a non-empty 1-D"),
         ([1, -2, 3, 4, 5], ValueError, "class_counts must be non-negative"),
         ([1, np.nan, 3, 4, 5], ValueError, "class_counts must be finite"),
         ([0, 0, 0, 0, 0], ValueError, "at least one positive count"),

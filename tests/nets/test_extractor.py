@@ -283,3 +283,48 @@ def test_memory_caches_features_and_grid_search(trained, tmp_path):
     assert search.best_estimator_.extractor.module is model
     with pytest.raises(ValueError, match="extractor__layer"):
         DecoupledClassifier(TorchExtractor(model)).set_params(extractor__layer="fc")
+
+
+def test_fit_checks_array_input_and_transform_checks_its_width():
+    X = np.random.RandomState(0).randn(6, 4).astype(np.float32)
+    for fitted_on in (X, torch.tensor(X), X.reshape(6, 4, 1)):
+        extractor = TorchExtractor(nn.Flatten()).fit(fitted_on)
+        assert extractor.n_features_in_ == 4
+        with pytest.raises(ValueError, match=r"X has 3 features.*expecting 4"):
+            extractor.transform(X[:, :3])
+        with pytest.raises(ValueError, match=r"X has 3 features.*expecting 4"):
+            extractor.transform(torch.tensor(X[:, :3]))
+    # a Dataset is not read by fit and forgets the width of an earlier fit
+    extractor.fit(TensorDataset(torch.tensor(X)))
+    assert not hasattr(extractor, "n_features_in_")
+    assert extractor.transform(X[:, :3]).shape == (6, 3)
+    for bad, match in [
+        (X[:, 0], "2D array"),
+        (torch.tensor(X[:, 0]), "2D array"),
+        (X[:0], "at least 1 sample"),
+        (X.astype(np.complex64), "Complex data"),
+        (np.array([["a", "b"]]), "numeric|convert"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            TorchExtractor(nn.Identity()).fit(bad)
+
+
+@pytest.mark.parametrize("kind", ["array", "tensor", "dataset", "list"])
+def test_non_finite_input_is_an_error_in_fit_and_transform(kind):
+    X = np.random.RandomState(0).randn(5, 3)
+    X[2, 1] = np.nan
+    wrap = {
+        "array": lambda a: a,
+        "tensor": torch.tensor,
+        "dataset": lambda a: TensorDataset(torch.tensor(a)),
+        "list": lambda a: a.tolist(),
+    }[kind]
+    extractor = TorchExtractor(nn.Identity())
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        extractor.transform(wrap(X))
+    X[2, 1] = -np.inf
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        extractor.transform(wrap(X))
+    if kind != "dataset":
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            extractor.fit(wrap(X))

@@ -327,3 +327,19 @@ def test_trains_on_digits_lt_and_beats_chance(mixup):
         MLP, module__hidden_units=(64,), mixup=mixup, max_epochs=30, random_state=0
     ).fit(X_train, y_train)
     assert balanced_accuracy_score(y_test, net.predict(X_test)) > 0.6
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        pytest.param({"kappa": 0.0}, r"kappa", id="kappa-0"),
+        pytest.param({"tau": 1.5}, r"tau", id="tau-1.5"),
+        pytest.param({"tau": "half"}, r"tau", id="tau-string"),
+        pytest.param({"lam": 1.2}, r"lam", id="lam-1.2"),
+        pytest.param({"counts_j": [3, 0]}, r"counts_j", id="zero-count"),
+    ],
+)
+def test_remix_label_weights_bad_input(kwargs, match):
+    call = {"lam": 0.3, "counts_i": [10, 3], "counts_j": [3, 10], **kwargs}
+    with pytest.raises((ValueError, TypeError), match=match):
+        remix_label_weights(**call)

@@ -151,6 +151,13 @@ def test_single_class_is_an_error():
         PowerLawSampler().fit(X, np.zeros(5))
 
 
+def test_continuous_target_is_an_error():
+    X = np.zeros((30, 1))
+    y = np.random.default_rng(0).normal(size=30)
+    with pytest.raises(ValueError, match=r"(?i)continuous"):
+        PowerLawSampler().fit_resample(X, y)
+
+
 class _CountingClassifier(ClassifierMixin, BaseEstimator):
     """Predicts the majority class and records the class sizes it was fit on."""
 
