@@ -92,11 +92,12 @@ def _make_net(
     name="",
     estimator=None,
     callbacks=(),
+    lr_factor=None,
     **params,
 ):
     import torch
     from skorch.callbacks import LRScheduler
-    from torch.optim.lr_scheduler import CosineAnnealingLR
+    from torch.optim.lr_scheduler import CosineAnnealingLR, LambdaLR
 
     from ltsk.benchmark._callbacks import EpochProgress
     from ltsk.nets import LongTailNetClassifier
@@ -105,10 +106,13 @@ def _make_net(
         params["criterion"] = criterion
     for key, value in protocol.backbone_params.items():
         params.setdefault(f"module__{key}", value)
-    callbacks = [
-        ("cosine", LRScheduler(policy=CosineAnnealingLR, T_max=protocol.epochs)),
-        *callbacks,
-    ]
+    # lr_factor(epoch) replaces the shared cosine decay (stepped per epoch).
+    schedule = (
+        ("cosine", LRScheduler(policy=CosineAnnealingLR, T_max=protocol.epochs))
+        if lr_factor is None
+        else ("lr_factor", LRScheduler(policy=LambdaLR, lr_lambda=lr_factor))
+    )
+    callbacks = [schedule, *callbacks]
     if log is not None and log.enabled:
         callbacks.append(("progress", EpochProgress(log, name)))
     if estimator is None:
