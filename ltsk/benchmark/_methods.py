@@ -6,8 +6,6 @@ and the baseline are listed here with their reference defaults. How each method
 is trained and scored is in ``_run``.
 """
 
-from functools import partial
-
 # Row names of the heads, in table order; every head runs with its defaults
 # (cRT and LWS with class-balanced sampling, q=0).
 _HEAD_ROWS = {
@@ -42,22 +40,6 @@ def _drw_start(epochs):
     return min(epochs - 1, int(0.8 * epochs))
 
 
-def _bbn_lr_factor(epoch, epochs):
-    """Learning-rate factor of BBN's official recipe, scaled to ``epochs``.
-
-    ``WarmupMultiStepLR`` of the BBN code (``configs/cifar10.yaml``): linear
-    warm-up from 1/3 over the first 5 of 200 epochs and x0.01 at epochs 120
-    and 160, i.e. at 60% and 80% of training. ``epoch`` is skorch's 0-based
-    scheduler step; the official scheduler steps at the start of each 1-based
-    epoch, so epoch ``epoch + 1`` is the official one.
-    """
-    official = epoch + 1
-    warm = max(1, round(epochs * 5 / 200))
-    factor = 1 / 3 + (2 / 3) * official / warm if official < warm else 1.0
-    milestones = (round(0.6 * epochs), round(0.8 * epochs))
-    return factor * 0.01 ** sum(official >= m for m in milestones)
-
-
 def _joint_variants(epochs):
     """``(row name, net parameters)`` of the jointly trained long-tail variants."""
     from ltsk.losses import ClassBalancedLoss, FocalLoss, LDAMLoss, LogitAdjustedLoss
@@ -83,16 +65,7 @@ def _joint_variants(epochs):
         ("Joint, progressively balanced", {"q": "progressive"}),
         ("Joint + mixup (alpha=1)", {"mixup": "mixup"}),
         ("Joint + Remix (kappa=3, tau=0.5)", {"mixup": "remix"}),
-        # BBN trains with its official step decay: under the shared cosine
-        # decay its alpha -> 0 epochs cost it about 5 points on digits-LT,
-        # where the joint net is indifferent to the two (docs/benchmarks.md).
-        (
-            "BBN",
-            {
-                "estimator": BBNClassifier,
-                "lr_factor": partial(_bbn_lr_factor, epochs=epochs),
-            },
-        ),
+        ("BBN", {"estimator": BBNClassifier}),
     ]
 
 

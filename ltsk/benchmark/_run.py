@@ -92,12 +92,11 @@ def _make_net(
     name="",
     estimator=None,
     callbacks=(),
-    lr_factor=None,
     **params,
 ):
     import torch
     from skorch.callbacks import LRScheduler
-    from torch.optim.lr_scheduler import CosineAnnealingLR, LambdaLR
+    from torch.optim.lr_scheduler import CosineAnnealingLR
 
     from ltsk.benchmark._callbacks import EpochProgress
     from ltsk.nets import LongTailNetClassifier
@@ -106,13 +105,10 @@ def _make_net(
         params["criterion"] = criterion
     for key, value in protocol.backbone_params.items():
         params.setdefault(f"module__{key}", value)
-    # lr_factor(epoch) replaces the shared cosine decay (stepped per epoch).
-    schedule = (
-        ("cosine", LRScheduler(policy=CosineAnnealingLR, T_max=protocol.epochs))
-        if lr_factor is None
-        else ("lr_factor", LRScheduler(policy=LambdaLR, lr_lambda=lr_factor))
-    )
-    callbacks = [schedule, *callbacks]
+    callbacks = [
+        ("cosine", LRScheduler(policy=CosineAnnealingLR, T_max=protocol.epochs)),
+        *callbacks,
+    ]
     if log is not None and log.enabled:
         callbacks.append(("progress", EpochProgress(log, name)))
     if estimator is None:
