@@ -13,8 +13,8 @@ for BBN.
 
 It prints three comparisons on a benchmark protocol (default digits-LT, with
 the benchmark's settings: SGD momentum 0.9, the protocol's lr, weight decay,
-batch size and epochs), each under the benchmark's shared cosine schedule and
-under the step decay its BBN row uses (``--recipes``):
+batch size and epochs), each under the benchmark's cosine schedule, which its
+BBN row uses, and under the official step decay (``--recipes``):
 
 1. *replay*: the plain loop starts from the initial weights of ltsk's
    ``BBNClassifier`` and trains on exactly the batches ltsk drew (recorded by
@@ -51,7 +51,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from ltsk.benchmark import load_protocol
-from ltsk.benchmark._methods import _joint_variants
 from ltsk.benchmark._protocols import backbone_class
 from ltsk.benchmark._run import _make_net
 
@@ -233,12 +232,12 @@ def _to_plain(state):
     return out
 
 
-SHARED = "shared recipe: cosine"
-BBN_ROW = "BBN row: warm-up, x0.01 at 60%/80%"
-OFFICIAL = BBN_ROW + ", Nesterov, drop_last"
+SHARED = "benchmark: cosine"
+STEPS = "official steps: warm-up, x0.01 at 60%/80%"
+OFFICIAL = STEPS + ", Nesterov, drop_last"
 RECIPES = {
     SHARED: {},
-    BBN_ROW: {"schedule": "official"},
+    STEPS: {"schedule": "official"},
     OFFICIAL: {"schedule": "official", "nesterov": True, "drop_last": True},
     "constant lr": {"schedule": "constant"},
 }
@@ -247,23 +246,25 @@ RECIPES = {
 def fit_ltsk(protocol, seed, recipe=SHARED, *, joint=False, record=False):
     """ltsk's BBN (or joint net) from the benchmark's ``_make_net``.
 
-    ``SHARED`` is the benchmark's recipe of every joint variant, ``BBN_ROW``
-    the parameters of the benchmark's own BBN row; the other recipes replace
-    the cosine decay by ``lr_factor``.
+    ``SHARED`` is the benchmark's recipe of every joint variant (its BBN row
+    included); the other recipes replace its cosine decay.
     """
+    from skorch.callbacks import LRScheduler
+    from torch.optim.lr_scheduler import LambdaLR
 
     from ltsk.nets import BBNClassifier
 
     settings = RECIPES[recipe]
     recorder = _Recorder()
     params = {} if joint else {"estimator": BBNClassifier}
-    if not joint and recipe == BBN_ROW:
-        params = dict(_joint_variants(protocol.epochs))["BBN"]
     callbacks = [("record", recorder)] if record else []
-    if recipe not in (SHARED, BBN_ROW) or (joint and recipe == BBN_ROW):
+    if recipe != SHARED:
         T, schedule = protocol.epochs, settings["schedule"]
         # skorch steps after each epoch: epoch e (1-based) runs at lr_lambda(e - 1).
-        params["lr_factor"] = lambda k: lr_factor(schedule, k + 1, T)
+        policy = LRScheduler(
+            policy=LambdaLR, lr_lambda=lambda k: lr_factor(schedule, k + 1, T)
+        )
+        callbacks.append(("recipe", policy))
     net = _make_net(
         protocol,
         seed=seed,
@@ -272,6 +273,8 @@ def fit_ltsk(protocol, seed, recipe=SHARED, *, joint=False, record=False):
         iterator_train__drop_last=settings.get("drop_last", False),
         **params,
     )
+    if recipe != SHARED:
+        net.set_params(callbacks__cosine=None)
     net.fit(protocol.X_train, protocol.y_train)
     acc = 100 * balanced_accuracy_score(protocol.y_test, net.predict(protocol.X_test))
     return net, acc, recorder
@@ -381,7 +384,7 @@ def main(argv=None):
     parser.add_argument(
         "--recipes",
         nargs="+",
-        default=[SHARED, BBN_ROW],
+        default=[SHARED, STEPS],
         choices=list(RECIPES),
         help="learning-rate recipes of the replay and independent comparisons",
     )
