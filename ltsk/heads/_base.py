@@ -13,7 +13,6 @@ import numpy as np
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import gen_batches
-from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -21,7 +20,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ltsk.heads._solver import fit_multinomial, weighted_mean
+from ltsk.heads._solver import block_rows, fit_multinomial, weighted_mean
 
 _DTYPES = (np.float64, np.float32)
 
@@ -199,9 +198,9 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         return validate_data(self, F, reset=False, accept_sparse="csr", dtype=_DTYPES)
 
     def _blocks(self, F):
-        """Row blocks of ``F`` whose (rows, n_classes) scores fit ``working_memory``."""
+        """Row blocks of ``F`` whose scores and their transform fit the budget."""
         row_bytes = 2 * self.classes_.shape[0] * np.dtype(np.float64).itemsize
-        return gen_batches(F.shape[0], get_chunk_n_rows(row_bytes))
+        return gen_batches(F.shape[0], block_rows(row_bytes, F.shape[0]))
 
     def _class_scores(self, F, transform=None):
         """Masked scores of ``F``, computed and transformed in row blocks.

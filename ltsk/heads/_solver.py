@@ -27,8 +27,10 @@ from threadpoolctl import ThreadpoolController
 JOINT_ALPHA = 1e-4
 JOINT_MAX_ITER = 500
 JOINT_TOL = 1e-5
-# Cap (MiB) on the scratch memory of one row block of the solvers' objectives.
-SOLVER_BLOCK_MIB = 64
+# Cap (MiB) on the scratch memory of one row block of the solvers' objectives
+# and of the heads' scoring: with thousands of classes a row's scores outweigh
+# its features, and blocks this size already make large matrix products.
+BLOCK_MIB = 16
 
 
 def softmax_loss_grad(
@@ -238,12 +240,12 @@ def block_rows(row_bytes, n_samples):
     """Rows per block whose scratch arrays of ``row_bytes`` per row fit the budget.
 
     The budget is scikit-learn's ``working_memory`` setting, capped at
-    :data:`SOLVER_BLOCK_MIB`: the solvers' per-row scratch holds one score per
-    class, so a block sized by the 1 GiB default alone would, with thousands
-    of classes, weigh many times the feature matrix. Larger blocks gain no
-    speed once a block's product with the weights is a large matrix product.
+    ``BLOCK_MIB``: the per-row scratch holds one score per class, so a block
+    sized by the 1 GiB default alone would, with thousands of classes, weigh
+    many times the feature matrix. Larger blocks gain no speed once a block's
+    product with the weights is a large matrix product.
     """
-    working_memory = min(get_config()["working_memory"], SOLVER_BLOCK_MIB)
+    working_memory = min(get_config()["working_memory"], BLOCK_MIB)
     return get_chunk_n_rows(
         row_bytes, max_n_rows=n_samples, working_memory=working_memory
     )
