@@ -72,7 +72,12 @@ class CRTHead(LinearHead):
     softmax focal loss :math:`-(1 - p_t)^\gamma \log p_t` (Lin et al., 2017)
     when ``gamma > 0``. Computation stays in the dtype of ``F``.
 
-    The solver standardises the problem and maps the solution back, so the
+    The objective and its gradient are accumulated over row blocks of ``F``
+    (scikit-learn's ``working_memory``, at most 16 MiB of scores per block),
+    so memory grows with the features and the parameters, not with
+    ``n_samples * n_classes``; ``F`` may be a memmap (read, not copied) or a
+    CSR matrix (not densified). The solver standardises the problem and maps
+    the solution back, so the
     optimum does not depend on the scale of ``F`` (features times 1e12 fit
     like the original ones, with ``alpha`` in their units). It warns with a
     ``ConvergenceWarning`` when L-BFGS stops short of convergence, and raises

@@ -69,8 +69,9 @@ class LWSHead(LinearHead):
     The joint classifier's weights and bias stay fixed; a scale :math:`f_j`
     per class, initialised to 1, is learned with class-aware sampling
     :math:`p_j \propto n_j^q` (Kang et al., 2020). Since the scores are linear in
-    the scales, the fit runs on precomputed logits with only ``n_classes``
-    parameters.
+    the scales, the fit has only ``n_classes`` parameters; the joint logits are
+    computed once when they fit in one row block (see the user guide on
+    memory), else recomputed block by block at every solver step.
 
     Parameters
     ----------
