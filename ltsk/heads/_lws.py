@@ -57,7 +57,10 @@ def lws_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=None):
             np.multiply(part, scale, out=buffer)
             block_loss, grad_scaled = softmax_loss_grad(buffer, y[rows], weights[rows])
             loss += block_loss
-            grad += np.einsum("ji,ji->j", grad_scaled, part, dtype=np.float64)
+            # Summed in the dtype of F within a block (a float64 einsum of
+            # float32 operands would cast both into block-sized temporaries),
+            # accumulated in float64 across blocks.
+            grad += np.einsum("ji,ji->j", grad_scaled, part)
         return loss, grad
 
     return objective
