@@ -87,7 +87,8 @@ class LWSHead(LinearHead):
         Maximum number of L-BFGS iterations.
     tol : float > 0, default=1e-6
         L-BFGS stops when the largest gradient component of the objective
-        divided by its value at the start is below ``tol``.
+        divided by its value at the start is below ``tol / n_classes`` (each
+        scale carries a ``1/n_classes`` share of a class-balanced loss).
 
     Attributes
     ----------
@@ -179,6 +180,7 @@ class LWSHead(LinearHead):
             tol=self.tol,
             dtype=F.dtype,
             owner=type(self).__name__,
+            n_classes=present.size,
         )
         scales = np.ones(counts.shape[0])
         scales[present] = f

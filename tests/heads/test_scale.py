@@ -13,6 +13,7 @@ from ltsk.heads import HEADS, CRTHead, LWSHead, NCMHead
 from ltsk.heads._lws import lws_objective
 from ltsk.heads._solver import (
     _column_scales,
+    minimize_lbfgs,
     multinomial_objective,
     weighted_mean,
 )
@@ -184,3 +185,29 @@ def test_decoupled_classifier_takes_sparse_extractor_output(rng, head):
         HEADS[head]().fit(X, y).predict_proba(X),
         atol=1e-5,
     )
+
+
+def test_tolerance_is_per_class_share():
+    """A loss averaged over C classes has gradient components of order 1/C.
+
+    Here f(x) = mean_j (x_j - 1)^2 / 2: at the zero start the largest scaled
+    gradient component is 2 / C = 2e-5 < tol = 1e-4, so a bound not divided
+    by C returned the start as the optimum (cRT with 8142 classes returned its
+    zero classifier this way, at chance accuracy, without a warning).
+    """
+    n_classes = 100_000
+
+    def fun(x):
+        return 0.5 * np.mean((x - 1.0) ** 2), (x - 1.0) / n_classes
+
+    x, n_iter = minimize_lbfgs(
+        fun,
+        np.zeros(n_classes),
+        max_iter=50,
+        tol=1e-4,
+        dtype=np.float64,
+        owner="test",
+        n_classes=n_classes,
+    )
+    assert n_iter >= 1
+    np.testing.assert_allclose(x, 1.0, atol=1e-3)
