@@ -34,9 +34,10 @@ class CRTHead(LinearHead):
         L-BFGS stops when the largest gradient component is below
         ``tol / n_classes`` (a class's parameters carry a ``1/n_classes``
         share of a class-balanced loss, so the bound keeps its meaning as
-        classes grow), in the solver's standardised problem: columns of ``F`` centred and divided
-        by :math:`\sqrt{\mathrm{var} + \alpha}`, objective divided by its
-        value at the start. So ``tol`` does not depend on the units of ``F``.
+        classes grow), in the solver's standardised problem: columns of
+        ``F`` centred and divided by :math:`\sqrt{\mathrm{var} + \alpha}`,
+        objective divided by its value at the start. So ``tol`` does not
+        depend on the units of ``F``.
 
     Attributes
     ----------
