@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import joblib
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.base import _fit_context as fit_context
 from sklearn.exceptions import NotFittedError
@@ -259,6 +260,12 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             params["head"] = HEADS[head]()
         return super().set_params(**params)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Without an extractor, X goes to the head, which takes CSR input.
+        tags.input_tags.sparse = self.extractor is None
+        return tags
+
     def _make_head(self):
         if isinstance(self.head, str):
             return HEADS[self.head]()
@@ -283,7 +290,9 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _features(self, X, *, reset):
         if self.extractor is None:
-            return validate_data(self, X, reset=reset, ensure_min_samples=1)
+            return validate_data(
+                self, X, reset=reset, accept_sparse="csr", ensure_min_samples=1
+            )
         if reset and hasattr(self.extractor, "n_features_in_"):
             self.n_features_in_ = self.extractor.n_features_in_
         location = self.memory
@@ -297,7 +306,12 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             features = cached(
                 self.extractor, X, _extractor_key(self.extractor), _fingerprint(X)
             )
-        features = np.asarray(features)
+        # A sparse output (RandomTreesEmbedding, OneHotEncoder) stays sparse:
+        # the heads take CSR rows without densifying them.
+        if sparse.issparse(features):
+            features = features.tocsr()
+        else:
+            features = np.asarray(features)
         if features.ndim != 2:
             raise ValueError(
                 "extractor.transform must return a 2-D feature matrix, got shape "

@@ -13,6 +13,7 @@ come back as numpy arrays: predicting needs no torch.
 from collections.abc import Callable
 
 import numpy as np
+from scipy import sparse
 from sklearn import get_config
 from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
@@ -21,6 +22,20 @@ from ltsk.heads._solver import minimize_lbfgs
 
 _SMALL_PROBLEM_BYTES = 64 * 2**20
 _BLOCK_MIB = 16
+
+
+def block_tensor(F, rows):
+    """Rows ``rows`` of ``F`` as a float64 torch tensor (a sparse block densified).
+
+    Only one row block is densified at a time, so sparse ``F`` is never
+    densified whole.
+    """
+    import torch
+
+    block = F[rows]
+    if sparse.issparse(block):
+        block = block.toarray()
+    return torch.as_tensor(np.asarray(block, dtype=np.float64))
 
 
 def autograd_objective(
@@ -113,6 +128,7 @@ def fit_autograd(
     max_iter: int,
     tol: float,
     owner: str,
+    n_classes: int = 1,
 ) -> tuple[dict[str, np.ndarray], int]:
     """Minimise ``sum of block_loss over row blocks + penalty`` with L-BFGS-B.
 
@@ -120,7 +136,8 @@ def fit_autograd(
     :func:`autograd_objective`) and minimised by scipy's L-BFGS-B through
     :func:`~ltsk.heads._solver.minimize_lbfgs`: the objective is divided by
     its value at the start, ``tol`` bounds the largest component of that
-    scaled gradient, an abnormal stop warns with
+    scaled gradient divided by ``n_classes`` (the number of classes in the
+    fit; see :func:`~ltsk.heads._solver.minimize_lbfgs`), an abnormal stop warns with
     :class:`~sklearn.exceptions.ConvergenceWarning` and a non-finite objective
     raises ``FloatingPointError`` naming ``owner``. The objective must be
     non-negative (a loss plus a penalty).
@@ -162,7 +179,13 @@ def fit_autograd(
         torch.set_num_threads(1)
     try:
         x, n_iter = minimize_lbfgs(
-            fun, x0, max_iter=max_iter, tol=tol, dtype=np.float64, owner=owner
+            fun,
+            x0,
+            max_iter=max_iter,
+            tol=tol,
+            dtype=np.float64,
+            owner=owner,
+            n_classes=n_classes,
         )
     finally:
         torch.set_num_threads(threads)

@@ -6,13 +6,13 @@ subclass's ``_fit``. The base ``decision_function`` calls the subclass's
 ``_scores``; ``predict_proba`` and ``predict`` derive from the same scores.
 """
 
+import functools
 from typing import ClassVar
 
 import numpy as np
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import gen_batches
-from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -20,7 +20,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ltsk.heads._solver import fit_multinomial
+from ltsk.heads._solver import block_rows, fit_multinomial, weighted_mean
 
 _DTYPES = (np.float64, np.float32)
 
@@ -153,7 +153,12 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             The fitted head.
         """
         F, y = validate_data(
-            self, F, y, dtype=_DTYPES, ensure_all_finite=not self._fit_checks_finite
+            self,
+            F,
+            y,
+            accept_sparse="csr",
+            dtype=_DTYPES,
+            ensure_all_finite=not self._fit_checks_finite,
         )
         encoded = _encode_small_integers(y) if classes is None else None
         if encoded is None:
@@ -183,10 +188,37 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         self._fit(F, y_encoded, counts, coef, intercept, sample_weight)
         return self
 
-    def _class_scores(self, F):
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _validated(self, F):
         check_is_fitted(self)
-        F = validate_data(self, F, reset=False, dtype=_DTYPES)
-        return self._masked_scores(F)
+        return validate_data(self, F, reset=False, accept_sparse="csr", dtype=_DTYPES)
+
+    def _blocks(self, F):
+        """Row blocks of ``F`` whose scores and their transform fit the budget."""
+        row_bytes = 2 * self.classes_.shape[0] * np.dtype(np.float64).itemsize
+        return gen_batches(F.shape[0], block_rows(row_bytes, F.shape[0]))
+
+    def _class_scores(self, F, transform=None):
+        """Masked scores of ``F``, computed and transformed in row blocks.
+
+        Only the (n_samples, n_classes) result is allocated whole; each block's
+        scores and their ``transform`` (softmax, say) are temporaries of one
+        block.
+        """
+        F = self._validated(F)
+        out = None
+        for rows in self._blocks(F):
+            scores = self._masked_scores(F[rows])
+            if transform is not None:
+                scores = transform(scores)
+            if out is None:
+                out = np.empty((F.shape[0], scores.shape[1]), dtype=scores.dtype)
+            out[rows] = scores
+        return out
 
     def _masked_scores(self, F):
         """Scores of validated features, ``-inf`` for classes absent in training."""
@@ -210,10 +242,10 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             For two classes, the score of ``classes_[1]`` minus that of
             ``classes_[0]``.
         """
-        scores = self._class_scores(F)
-        if scores.shape[1] == 2:
-            return scores[:, 1] - scores[:, 0]
-        return scores
+        check_is_fitted(self)
+        if self.classes_.shape[0] == 2:
+            return self._class_scores(F, lambda s: s[:, 1:] - s[:, :1]).ravel()
+        return self._class_scores(F)
 
     def predict_proba(self, F):
         """Class probabilities: the softmax of the class scores.
@@ -229,7 +261,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             Probability of each class, columns in ``classes_`` order; classes
             absent in training get 0.
         """
-        return softmax(self._class_scores(F), axis=1)
+        return self._class_scores(F, functools.partial(softmax, axis=1))
 
     def predict_log_proba(self, F):
         """Logarithm of :meth:`predict_proba`.
@@ -245,7 +277,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             Log-probability of each class, columns in ``classes_`` order;
             classes absent in training get ``-inf``.
         """
-        return log_softmax(self._class_scores(F), axis=1)
+        return self._class_scores(F, functools.partial(log_softmax, axis=1))
 
     def predict(self, F):
         """Predict the class with the highest score.
@@ -260,13 +292,11 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Predicted labels, taken from ``classes_``.
         """
-        check_is_fitted(self)
-        F = validate_data(self, F, reset=False, dtype=_DTYPES)
+        F = self._validated(F)
         # Row blocks: only the argmax is kept, so predicting never holds the
         # full (n_samples, n_classes) score matrix.
         indices = np.empty(F.shape[0], dtype=np.intp)
-        row_bytes = self.classes_.shape[0] * F.dtype.itemsize
-        for rows in gen_batches(F.shape[0], get_chunk_n_rows(row_bytes)):
+        for rows in self._blocks(F):
             indices[rows] = np.argmax(self._masked_scores(F[rows]), axis=1)
         return self.classes_[indices]
 
@@ -293,7 +323,8 @@ class LinearHead(BaseHead):
             q=1.0,
             owner=f"{type(self).__name__} (joint classifier)",
         )
-        mean = np.average(F, axis=0, weights=sample_weight).astype(F.dtype)
+        weights = np.ones(F.shape[0]) if sample_weight is None else sample_weight
+        mean = (weighted_mean(F, weights) / weights.sum()).astype(F.dtype)
         return coef, intercept, mean
 
     def _set_linear(self, coef, intercept):
@@ -305,6 +336,6 @@ class LinearHead(BaseHead):
         self.intercept_ = intercept
 
     def _scores(self, F):
-        scores = F @ self.coef_.T
+        scores = np.asarray(F @ self.coef_.T)
         scores += self.intercept_
         return scores

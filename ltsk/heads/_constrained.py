@@ -19,6 +19,7 @@ from ltsk.heads._solver import (
     encode_present,
     minimize_lbfgs,
     multinomial_objective,
+    weighted_mean,
 )
 from ltsk.losses._smoothing import label_aware_smoothing
 
@@ -47,7 +48,10 @@ def smoothing_gradient(F, y, n_classes, weights, eps, mu, scale):
     one_hot = sparse.csr_array(
         (u, (y, np.arange(n_samples))), shape=(n_classes, n_samples)
     )
-    per_class = np.asarray(one_hot @ F, dtype=np.float64)  # (C, d)
+    per_class = one_hot @ F  # (C, d)
+    if sparse.issparse(per_class):
+        per_class = per_class.toarray()
+    per_class = np.asarray(per_class, dtype=np.float64)
     per_class_u = np.bincount(y, weights=u, minlength=n_classes)
     grad_W = per_class - per_class.sum(axis=0) / n_classes
     grad_c = per_class_u - u.sum() / n_classes
@@ -227,7 +231,7 @@ def fit_multinomial_constrained(
     n_weights = n_classes * n_features
     weights = balanced_weights(y, counts, q, sample_weight)
     y_present = encode_present(y, counts)
-    mu = weights @ F
+    mu = weighted_mean(F, weights)
     scale = _column_scales(F, weights, mu, alpha)
     if max_norm is not None:
         scale = np.full(n_features, np.sqrt(np.mean(scale**2)))
@@ -243,7 +247,13 @@ def fit_multinomial_constrained(
     x0 = np.zeros(n_weights + n_classes)
     if max_norm is None:
         x, n_iter = minimize_lbfgs(
-            objective, x0, max_iter=max_iter, tol=tol, dtype=dtype, owner=owner
+            objective,
+            x0,
+            max_iter=max_iter,
+            tol=tol,
+            dtype=dtype,
+            owner=owner,
+            n_classes=n_classes,
         )
     else:
         radius = float(max_norm) * scale[0]

@@ -33,10 +33,13 @@ class CRTHead(LinearHead):
     max_iter : int >= 1, default=500
         Maximum number of L-BFGS iterations.
     tol : float > 0, default=1e-4
-        L-BFGS stops when the largest gradient component is below ``tol``, in
-        the solver's standardised problem: columns of ``F`` centred and divided
-        by :math:`\sqrt{\mathrm{var} + \alpha}`, objective divided by its
-        value at the start. So ``tol`` does not depend on the units of ``F``.
+        L-BFGS stops when the largest gradient component is below
+        ``tol / n_classes`` (a class's parameters carry a ``1/n_classes``
+        share of a class-balanced loss, so the bound keeps its meaning as
+        classes grow), in the solver's standardised problem: columns of
+        ``F`` centred and divided by :math:`\sqrt{\mathrm{var} + \alpha}`,
+        objective divided by its value at the start. So ``tol`` does not
+        depend on the units of ``F``.
         With ``max_norm``, the bound is on the projected-gradient residual
         :math:`\lVert P(x - g) - x\rVert_\infty` (see Notes).
     max_norm : float > 0 or None, default=None
@@ -94,7 +97,12 @@ class CRTHead(LinearHead):
     softmax focal loss :math:`-(1 - p_t)^\gamma \log p_t` (Lin et al., 2017)
     when ``gamma > 0``. Computation stays in the dtype of ``F``.
 
-    The solver standardises the problem and maps the solution back, so the
+    The objective and its gradient are accumulated over row blocks of ``F``
+    (scikit-learn's ``working_memory``, at most 16 MiB of scores per block),
+    so memory grows with the features and the parameters, not with
+    ``n_samples * n_classes``; ``F`` may be a memmap (read, not copied) or a
+    CSR matrix (not densified). The solver standardises the problem and maps
+    the solution back, so the
     optimum does not depend on the scale of ``F`` (features times 1e12 fit
     like the original ones, with ``alpha`` in their units). It warns with a
     ``ConvergenceWarning`` when L-BFGS stops short of convergence, and raises

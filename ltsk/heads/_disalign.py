@@ -7,7 +7,7 @@ import numpy as np
 from scipy.special import expit
 from sklearn.utils._param_validation import Interval
 
-from ltsk.heads._autograd import fit_autograd
+from ltsk.heads._autograd import block_tensor, fit_autograd
 from ltsk.heads._base import BaseHead, LinearHead
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import balanced_weights, encode_present
@@ -155,7 +155,7 @@ class DisAlignHead(BaseHead):
         alpha = self.alpha
 
         def block_loss(params, rows):
-            X = torch.tensor(F[rows], dtype=torch.float64)
+            X = block_tensor(F, rows)
             gate = torch.sigmoid(X @ params["v"] + params["c"])[:, None]
             z = X @ W.T + b
             scores = (1.0 + gate * params["scale"]) * z + gate * params["shift"]
@@ -180,6 +180,7 @@ class DisAlignHead(BaseHead):
             penalty=penalty,
             max_iter=self.max_iter,
             tol=self.tol,
+            n_classes=n_present,
             owner=type(self).__name__,
         )
         dtype = F.dtype

@@ -17,7 +17,9 @@ max_iter : int >= 1, default={default}
     "tol": """\
 tol : float > 0, default={default}
     L-BFGS stops when the largest gradient component of the objective
-    divided by its value at the start is below ``tol``.""",
+    divided by its value at the start is below ``tol / n_classes`` (each
+    class's parameters carry a ``1/n_classes`` share of a class-balanced
+    loss, so the bound keeps its meaning as classes grow).""",
 }
 
 _PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)%\((?P<name>\w+)\)s[ \t]*$", re.M)

@@ -5,7 +5,6 @@ from typing import ClassVar
 
 import numpy as np
 from sklearn.utils import gen_batches
-from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ltsk.heads._base import LinearHead
@@ -17,40 +16,74 @@ from ltsk.heads._constrained import (
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import (
     balanced_weights,
+    block_logits,
+    block_rows,
     encode_present,
     minimize_lbfgs,
     softmax_loss_grad,
 )
 
 
-def lws_objective(logits, y, weights, alpha):
+def lws_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=None):
     r"""The LWS objective in the scales :math:`f` and its gradient.
 
-    ``logits`` are the frozen joint logits, class-major (n_classes, n_samples),
-    the layout :func:`softmax_loss_grad` is fast on. The loss is evaluated over
-    row blocks sized by scikit-learn's ``working_memory`` in one reused scratch
-    buffer (``softmax_loss_grad`` overwrites it with the gradient), so the fit
-    holds the cached logits and a block, not a second (C, n) array. Returns
-    ``fun(f) -> (value, gradient)``.
+    The frozen joint logits :math:`z = W x + b` (``coef`` and ``intercept``
+    of the classes in ``y``'s encoding) enter the loss as :math:`f \odot z`.
+    Loss and gradient are accumulated over row blocks of ``n_block_rows`` rows
+    (by default sized by scikit-learn's ``working_memory``, see
+    :func:`~ltsk.heads._solver.block_rows`), class-major, the layout
+    :func:`softmax_loss_grad` is fast on. When one block holds every row, its
+    logits are computed once and reused by every evaluation; otherwise each
+    evaluation recomputes a block's logits from ``F`` (dense, a memmap, or
+    sparse), so the fit holds two (n_classes, n_block_rows) buffers and never
+    an (n_classes, n_samples) array. Returns ``fun(f) -> (value, gradient)``.
     """
-    n_classes, n_samples = logits.shape
-    block = get_chunk_n_rows(n_classes * logits.itemsize, max_n_rows=n_samples)
-    scratch = np.empty((n_classes, block), dtype=logits.dtype)
+    n_samples = F.shape[0]
+    n_classes = coef.shape[0]
+    itemsize = F.dtype.itemsize
+    if n_block_rows is None:
+        n_block_rows = block_rows(2 * n_classes * itemsize, n_samples)
+    n_block_rows = min(n_block_rows, n_samples)
+    logits = np.empty((n_classes, n_block_rows), dtype=F.dtype)
+    scratch = np.empty_like(logits)
+    cached = n_block_rows == n_samples
+    if cached:
+        block_logits(F, slice(0, n_samples), coef, intercept, logits)
 
     def objective(f: np.ndarray) -> tuple[float, np.ndarray]:
-        scale = f.astype(logits.dtype)[:, None]
+        scale = f.astype(F.dtype)[:, None]
         loss = 0.5 * alpha * float(np.sum((f - 1.0) ** 2))
         grad = alpha * (f - 1.0)
-        for rows in gen_batches(n_samples, block):
-            part = logits[:, rows]
-            buffer = scratch[:, : part.shape[1]]
+        for rows in gen_batches(n_samples, n_block_rows):
+            width = rows.stop - rows.start
+            part = logits[:, :width]
+            if not cached:
+                block_logits(F, rows, coef, intercept, part)
+            buffer = scratch[:, :width]
             np.multiply(part, scale, out=buffer)
             block_loss, grad_scaled = softmax_loss_grad(buffer, y[rows], weights[rows])
             loss += block_loss
-            grad += np.einsum("ji,ji->j", grad_scaled, part, dtype=np.float64)
+            # Summed in the dtype of F within a block (a float64 einsum of
+            # float32 operands would cast both into block-sized temporaries),
+            # accumulated in float64 across blocks.
+            grad += np.einsum("ji,ji->j", grad_scaled, part)
         return loss, grad
 
     return objective
+
+
+def _smoothing_gradient(F, coef, intercept, y, u):
+    """:func:`scales_smoothing_gradient` summed over row blocks of ``F``."""
+    n_samples, n_classes = F.shape[0], coef.shape[0]
+    n_block_rows = block_rows(n_classes * F.dtype.itemsize, n_samples)
+    logits = np.empty((n_classes, n_block_rows), dtype=F.dtype)
+    grad = np.zeros(n_classes)
+    for rows in gen_batches(n_samples, n_block_rows):
+        part = block_logits(
+            F, rows, coef, intercept, logits[:, : rows.stop - rows.start]
+        )
+        grad += scales_smoothing_gradient(part, y[rows], u[rows], 1.0)
+    return grad
 
 
 @fill_params
@@ -60,8 +93,9 @@ class LWSHead(LinearHead):
     The joint classifier's weights and bias stay fixed; a scale :math:`f_j`
     per class, initialised to 1, is learned with class-aware sampling
     :math:`p_j \propto n_j^q` (Kang et al., 2020). Since the scores are linear in
-    the scales, the fit runs on precomputed logits with only ``n_classes``
-    parameters.
+    the scales, the fit has only ``n_classes`` parameters; the joint logits are
+    computed once when they fit in one row block (see the user guide on
+    memory), else recomputed block by block at every solver step.
 
     Parameters
     ----------
@@ -184,17 +218,21 @@ class LWSHead(LinearHead):
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
         coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
         present = np.flatnonzero(counts > 0)
-        logits = coef[present] @ F.T
-        logits += intercept[present][:, None]
         y_present = encode_present(y, counts)
         weights = balanced_weights(y, counts, self.q, sample_weight)
-        objective = lws_objective(logits, y_present, weights, self.alpha)
+        objective = lws_objective(
+            F, coef[present], intercept[present], y_present, weights, self.alpha
+        )
         self.smoothing_ = head_smoothing(self, counts)
         if np.any(self.smoothing_ > 0):
             objective = with_linear_term(
                 objective,
-                scales_smoothing_gradient(
-                    logits, y_present, weights, self.smoothing_[y]
+                _smoothing_gradient(
+                    F,
+                    coef[present],
+                    intercept[present],
+                    y_present,
+                    weights * self.smoothing_[y],
                 ),
             )
         f, self.n_iter_ = minimize_lbfgs(
@@ -204,6 +242,7 @@ class LWSHead(LinearHead):
             tol=self.tol,
             dtype=F.dtype,
             owner=type(self).__name__,
+            n_classes=present.size,
         )
         scales = np.ones(counts.shape[0])
         scales[present] = f

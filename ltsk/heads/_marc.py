@@ -6,7 +6,7 @@ from typing import ClassVar
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ltsk.heads._autograd import fit_autograd
+from ltsk.heads._autograd import block_tensor, fit_autograd
 from ltsk.heads._base import LinearHead
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import balanced_weights, encode_present
@@ -144,7 +144,7 @@ class MARCHead(LinearHead):
         alpha = self.alpha
 
         def block_loss(params, rows):
-            z = torch.tensor(F[rows], dtype=torch.float64) @ W.T + b
+            z = block_tensor(F, rows) @ W.T + b
             scores = params["omega"] * z + params["beta"] * norms
             losses = torch.nn.functional.cross_entropy(
                 scores + log_prior, target[rows], reduction="none"
@@ -163,6 +163,7 @@ class MARCHead(LinearHead):
             penalty=penalty,
             max_iter=self.max_iter,
             tol=self.tol,
+            n_classes=present.size,
             owner=type(self).__name__,
         )
         omega = np.ones(counts.shape[0])

@@ -10,6 +10,7 @@ from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import StrOptions
 
 from ltsk.heads._base import BaseHead
+from ltsk.heads._solver import dense_rows
 
 # Scratch memory (MiB) of a row block in fit: a block this small stays in the
 # CPU cache while it is centred, its norms are taken and its rows are summed.
@@ -90,7 +91,8 @@ def _class_sums(F, y, weights, n_classes):
     """
     sums = np.zeros((n_classes, F.shape[1]))
     for rows in gen_batches(F.shape[0], _block_rows(F, _fit_working_memory())):
-        block, indicator = F[rows], _indicator(y[rows], weights[rows], n_classes)
+        block = dense_rows(F, rows)
+        indicator = _indicator(y[rows], weights[rows], n_classes)
         block_sums = indicator @ block
         if not np.all(np.isfinite(block_sums)):
             block_sums = indicator.astype(np.float64) @ block
@@ -113,7 +115,9 @@ def _unit_class_sums(F, y, weights, n_classes, mean):
     sums = np.zeros((n_classes, F.shape[1]))
     n_overflow = 0
     for rows in gen_batches(F.shape[0], n_rows):
-        centred = np.subtract(F[rows], mean, out=buffer[: rows.stop - rows.start])
+        centred = np.subtract(
+            dense_rows(F, rows), mean, out=buffer[: rows.stop - rows.start]
+        )
         scales, wide = _unit_scales(centred)
         y_block, weights_block = y[rows], weights[rows]
         sums += _indicator(y_block, scales * weights_block, n_classes) @ centred
@@ -266,7 +270,7 @@ class NCMHead(BaseHead):
         centroid_norms = _row_norms(centroids)
         scores = np.empty((F.shape[0], centroids.shape[0]), dtype=dtype)
         for rows in gen_batches(F.shape[0], _block_rows(F)):
-            block = F[rows]
+            block = dense_rows(F, rows)
             if self.normalize:
                 block = block - self.mean_
                 scales, wide = _unit_scales(block)

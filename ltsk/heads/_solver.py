@@ -14,7 +14,9 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
+from scipy import sparse
 from scipy.optimize import minimize
+from sklearn import get_config
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
@@ -25,6 +27,10 @@ from threadpoolctl import ThreadpoolController
 JOINT_ALPHA = 1e-4
 JOINT_MAX_ITER = 500
 JOINT_TOL = 1e-5
+# Cap (MiB) on the scratch memory of one row block of the solvers' objectives
+# and of the heads' scoring: with thousands of classes a row's scores outweigh
+# its features, and blocks this size already make large matrix products.
+BLOCK_MIB = 16
 
 
 def softmax_loss_grad(
@@ -117,6 +123,7 @@ def minimize_lbfgs(
     tol: float,
     dtype: np.dtype,
     owner: str,
+    n_classes: int = 1,
 ) -> tuple[np.ndarray, int]:
     r"""Minimise a non-negative ``fun`` (returning value and gradient) with L-BFGS-B.
 
@@ -125,6 +132,12 @@ def minimize_lbfgs(
     does not depend on the loss's scale (a focal loss with a large ``gamma``
     is tiny everywhere). A start where the objective is 0 is its minimum and is
     returned as is.
+
+    The bound on the gradient is ``tol / n_classes``: in a loss averaged over
+    classes (class-balanced weights), the parameters of one class carry a
+    share of about :math:`1/C` of the loss, and so does their gradient. A bound
+    not divided by :math:`C` would mean a looser optimum as classes grow: with
+    8142 classes the zero start of cRT already met ``tol=1e-4``.
 
     Returns the solution and the number of iterations. Warns with
     :class:`~sklearn.exceptions.ConvergenceWarning` whenever scipy reports
@@ -143,6 +156,7 @@ def minimize_lbfgs(
         )
     if f0 == 0.0:
         return x0, 0
+    gtol = tol / n_classes
     start = (x0.copy(), f0, g0)
 
     def scaled(x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -167,7 +181,7 @@ def minimize_lbfgs(
             x0,
             method="L-BFGS-B",
             jac=True,
-            options={"maxiter": max_iter, "gtol": tol, "ftol": ftol},
+            options={"maxiter": max_iter, "gtol": gtol, "ftol": ftol},
         )
     if not (np.isfinite(result.fun) and np.all(np.isfinite(result.x))):
         raise FloatingPointError(
@@ -175,10 +189,11 @@ def minimize_lbfgs(
             f"({result.message})."
         )
     gradient_at_start = float(np.max(np.abs(g0))) / f0
-    if np.array_equal(result.x, x0) and gradient_at_start > tol:
+    if np.array_equal(result.x, x0) and gradient_at_start > gtol:
         raise RuntimeError(
             f"{owner}: L-BFGS returned its starting point although the "
-            f"gradient there is {gradient_at_start:.3g} > tol={tol:g} "
+            f"gradient there is {gradient_at_start:.3g} > tol / n_classes = "
+            f"{tol:g} / {n_classes} "
             f"({result.message}); the start is not the optimum."
         )
     if result.status == 1:
@@ -230,25 +245,84 @@ def balanced_weights(y, counts, q, sample_weight=None):
     return weights / weights.sum()
 
 
+def block_rows(row_bytes, n_samples):
+    """Rows per block whose scratch arrays of ``row_bytes`` per row fit the budget.
+
+    The budget is scikit-learn's ``working_memory`` setting, capped at
+    ``BLOCK_MIB``: the per-row scratch holds one score per class, so a block
+    sized by the 1 GiB default alone would, with thousands of classes, weigh
+    many times the feature matrix. Larger blocks gain no speed once a block's
+    product with the weights is a large matrix product.
+    """
+    working_memory = min(get_config()["working_memory"], BLOCK_MIB)
+    return get_chunk_n_rows(
+        row_bytes, max_n_rows=n_samples, working_memory=working_memory
+    )
+
+
+def dense_rows(F, rows):
+    """Rows ``rows`` of ``F`` as a dense array (a sparse block is densified)."""
+    block = F[rows]
+    return block.toarray() if sparse.issparse(block) else block
+
+
+def weighted_mean(F, weights):
+    """``weights @ F`` in float64, for a dense or sparse ``F``.
+
+    In row blocks: a float32 ``F`` is cast to float64 one block at a time,
+    never as a whole (a memmap is read, not copied).
+    """
+    mean = np.zeros(F.shape[1])
+    row_bytes = 2 * F.shape[1] * np.dtype(np.float64).itemsize
+    for rows in gen_batches(F.shape[0], block_rows(row_bytes, F.shape[0])):
+        mean += np.asarray(F[rows].T @ weights[rows]).ravel()
+    return mean
+
+
 def _column_scales(F, weights, mu, alpha):
     r"""Scales :math:`\sqrt{\mathrm{var}_k + \alpha}` of the columns of ``F``.
 
     The weighted variance about ``mu``, plus the L2 strength: the curvature
     of the objective along column :math:`k`'s weights is at most of this order
     squared, so dividing by it makes the solver's problem well conditioned
-    whatever the units of ``F``. Computed in row blocks (no copy of ``F``).
+    whatever the units of ``F``. Computed in row blocks (no copy of ``F``; a
+    sparse ``F`` is densified one block at a time).
     """
     var = np.zeros(F.shape[1])
-    row_bytes = F.shape[1] * np.dtype(np.float64).itemsize
-    for rows in gen_batches(F.shape[0], get_chunk_n_rows(row_bytes)):
-        centred = F[rows] - mu
+    row_bytes = 2 * F.shape[1] * np.dtype(np.float64).itemsize
+    for rows in gen_batches(F.shape[0], block_rows(row_bytes, F.shape[0])):
+        centred = dense_rows(F, rows) - mu
         var += weights[rows] @ (centred * centred)
     scale = np.sqrt(var + alpha)
     scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
     return scale
 
 
-def multinomial_objective(F, y, n_classes, weights, mu, scale, alpha, gamma):
+def block_logits(F, rows, W, bias, out):
+    """Class-major logits ``W @ F[rows].T + bias[:, None]`` written into ``out``.
+
+    ``F`` may be dense (a ``numpy.memmap`` is read, not copied) or sparse
+    (CSR rows are multiplied without densifying them).
+    """
+    block = F[rows]
+    if sparse.issparse(block):
+        np.copyto(out, (block @ W.T).T)
+    else:
+        np.matmul(W, block.T, out=out)
+    out += bias[:, None]
+    return out
+
+
+def block_feature_grad(F, rows, grad_logits):
+    """``F[rows].T @ grad_logits.T``, of shape (n_features, n_classes)."""
+    # F.T @ G.T, not G @ F: OpenBLAS is slower on the latter's (C, n) x (n, d)
+    # shape with a long inner dimension.
+    return np.asarray(F[rows].T @ grad_logits.T)
+
+
+def multinomial_objective(
+    F, y, n_classes, weights, mu, scale, alpha, gamma, *, n_block_rows=None
+):
     r"""The objective of :func:`fit_multinomial` in the solver's variables.
 
     The variables are :math:`x = (V, c)` with :math:`W = V\,\mathrm{diag}(1 /
@@ -256,25 +330,42 @@ def multinomial_objective(F, y, n_classes, weights, mu, scale, alpha, gamma):
     centred on ``mu`` and divided by ``scale``. The penalty
     :math:`\frac{\alpha}{2}\lVert W\rVert_F^2` is on ``W`` in the units of
     ``F``, so the optimum in :math:`(W, b)` does not depend on ``mu`` and
-    ``scale``. Returns ``fun(x) -> (value, gradient)``.
+    ``scale``. The centring and scaling act on the parameters, never on ``F``
+    (a memmap is not copied, a sparse matrix not densified).
+
+    Loss and gradient are sums over samples, accumulated over row blocks of
+    ``n_block_rows`` rows (by default sized by :func:`block_rows`) in one
+    reused (n_classes, n_block_rows) buffer: memory grows with
+    ``n_classes * n_features``, not with ``n_classes * n_samples``.
+    Returns ``fun(x) -> (value, gradient)``.
     """
     dtype = F.dtype
-    n_features = F.shape[1]
+    n_samples, n_features = F.shape
     n_weights = n_classes * n_features
     mu = mu.astype(dtype)
+    if n_block_rows is None:
+        n_block_rows = block_rows(n_classes * dtype.itemsize, n_samples)
+    scratch = np.empty((n_classes, min(n_block_rows, n_samples)), dtype=dtype)
 
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         W = x[:n_weights].reshape(n_classes, n_features) / scale
         W_dtype = W.astype(dtype)
-        c = x[n_weights:].astype(dtype)
-        logits = W_dtype @ F.T
-        logits += (c - W_dtype @ mu)[:, None]
-        loss, grad_logits = softmax_loss_grad(logits, y, weights, gamma)
-        grad_c = grad_logits.sum(axis=1)
-        # F.T @ G.T, not G @ F: OpenBLAS is slower on the latter's (C, n) x
-        # (n, d) shape with a long inner dimension.
-        grad_W = (F.T @ grad_logits.T).T - np.outer(grad_c, mu)
-        grad_W = grad_W + alpha * W
+        bias = x[n_weights:].astype(dtype) - W_dtype @ mu
+        loss = 0.0
+        grad_c = np.zeros(n_classes)
+        grad_FW = np.zeros((n_features, n_classes))
+        for rows in gen_batches(n_samples, n_block_rows):
+            logits = block_logits(
+                F, rows, W_dtype, bias, scratch[:, : rows.stop - rows.start]
+            )
+            block_loss, grad_logits = softmax_loss_grad(
+                logits, y[rows], weights[rows], gamma
+            )
+            loss += block_loss
+            grad_c += grad_logits.sum(axis=1)
+            grad_FW += block_feature_grad(F, rows, grad_logits)
+        grad_W = grad_FW.T - np.outer(grad_c, mu)
+        grad_W += alpha * W
         grad = np.empty_like(x)
         grad[:n_weights] = (grad_W / scale).ravel()
         grad[n_weights:] = grad_c
@@ -359,7 +450,7 @@ def fit_multinomial(
         )
     weights = balanced_weights(y, counts, q, sample_weight)
     y_present = encode_present(y, counts)
-    mu = weights @ F
+    mu = weighted_mean(F, weights)
     scale = _column_scales(F, weights, mu, alpha)
     objective = multinomial_objective(
         F, y_present, n_classes, weights, mu, scale, alpha, gamma
@@ -368,7 +459,13 @@ def fit_multinomial(
     n_weights = n_classes * n_features
     x0 = np.zeros(n_weights + n_classes)
     x, n_iter = minimize_lbfgs(
-        objective, x0, max_iter=max_iter, tol=tol, dtype=dtype, owner=owner
+        objective,
+        x0,
+        max_iter=max_iter,
+        tol=tol,
+        dtype=dtype,
+        owner=owner,
+        n_classes=n_classes,
     )
     W_present = x[:n_weights].reshape(n_classes, n_features) / scale
     W = np.zeros((counts.shape[0], n_features), dtype=dtype)

@@ -78,10 +78,11 @@ def test_scales_match_an_independent_minimiser(rng):
 
 def test_lws_gradient_matches_finite_differences(rng):
     F, y = _tail_heavy(rng, counts=(40, 12, 5))
-    logits = F @ rng.normal(size=(3, 3)).T + rng.normal(size=3)
+    W, b = rng.normal(size=(3, 3)), rng.normal(size=3)
+    logits = F @ W.T + b
     weights = rng.random(y.size)
     weights /= weights.sum()
-    objective = lws_objective(logits.T.copy(), y, weights, 0.3)
+    objective = lws_objective(F, W, b, y, weights, 0.3)
     f = rng.uniform(0.5, 2.0, size=3)
     value, _ = objective(f)
     args = (logits, y, weights, 0.3)

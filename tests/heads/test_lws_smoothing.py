@@ -4,10 +4,11 @@ of the smoothed objective, finite-difference gradient, neutral setting."""
 import numpy as np
 import pytest
 from scipy.optimize import check_grad, minimize
+from sklearn import config_context, get_config
 
 from ltsk.heads import LWSHead
-from ltsk.heads._constrained import scales_smoothing_gradient, with_linear_term
-from ltsk.heads._lws import lws_objective
+from ltsk.heads._constrained import with_linear_term
+from ltsk.heads._lws import _smoothing_gradient, lws_objective
 from ltsk.heads._solver import balanced_weights
 from ltsk.losses import label_aware_smoothing
 
@@ -60,15 +61,20 @@ def test_matches_independent_optimum(shape):
     assert np.max(np.abs(plain.scales_ - head.scales_)) > 1e-3
 
 
-def test_gradient_finite_differences():
+@pytest.mark.parametrize("working_memory", [None, 1e-4])
+def test_gradient_finite_differences(working_memory):
+    # working_memory=1e-4 MiB puts a few rows in each block, so the smoothing
+    # gradient and the objective are summed over many row blocks.
     F, y, coef, intercept = _data(1)
-    logits = np.ascontiguousarray((F @ coef.T + intercept).T)
     weights = balanced_weights(y, np.bincount(y), 0.5)
     eps = label_aware_smoothing(np.bincount(y))[y]
-    objective = with_linear_term(
-        lws_objective(logits, y, weights, 0.1),
-        scales_smoothing_gradient(logits, y, weights, eps),
-    )
+    with config_context(
+        working_memory=working_memory or get_config()["working_memory"]
+    ):
+        objective = with_linear_term(
+            lws_objective(F, coef, intercept, y, weights, 0.1),
+            _smoothing_gradient(F, coef, intercept, y, weights * eps),
+        )
     fun = _plain(F, y, coef, intercept, 0.5, 0.1, label_aware_smoothing(np.bincount(y)))
     rng = np.random.default_rng(0)
     for _ in range(3):
