@@ -14,7 +14,18 @@ from ltsk.benchmark import (
     run_benchmark,
 )
 from ltsk.benchmark._cli import build_parser, main
-from ltsk.benchmark._methods import _drw_start, _head_methods
+from ltsk.benchmark._methods import (
+    _VARIANT_HEADS,
+    MISLAS_SMOOTHING,
+    WB_STAGE1_DECAY,
+    _drw_start,
+    _head_methods,
+    _joint_variants,
+    _mislas_head,
+    _mislas_smoothing,
+    _weight_balancing_head,
+)
+from ltsk.benchmark._run import _make_net, _variant_heads
 from ltsk.heads import (
     HEADS,
     CRTHead,
@@ -45,8 +56,11 @@ EXPECTED_METHODS = [
     "Joint, q=1/2 (square-root)",
     "Joint, progressively balanced",
     "Joint + mixup (alpha=1)",
+    "MiSLAS (mixup net, cRT + label-aware smoothing)",
     "Joint + Remix (kappa=3, tau=0.5)",
     "BBN",
+    "Weight balancing, stage 1 (WD 5e-3 + MaxNorm)",
+    "Weight balancing (cRT + WD + MaxNorm)",
     "BalancedRandomForest (raw)",
 ]
 
@@ -286,3 +300,81 @@ def test_header_states_the_imbalance_summary():
     assert results["protocol"]["imbalance"] == summary
     assert f"Gini {summary['gini']:.3f}" in results["title"]
     assert f"imbalance ratio {summary['imbalance_ratio']:.1f}" in results["title"]
+
+
+@pytest.mark.parametrize(
+    ("n_classes", "ratio", "expected"),
+    [
+        (10, 20, (0.1, 0.0)),  # digits-LT: CIFAR-10-LT, rho=10
+        (10, 100, (0.3, 0.0)),  # Fashion-MNIST-LT, CIFAR-10-LT
+        (26, 100, (0.3, 0.0)),  # letter-LT: 26 is closer to 10 than to 100
+        (7, 5684.7, (0.3, 0.0)),  # shuttle: beyond 100, the rho=100 values
+        (100, 100, (0.4, 0.1)),  # CIFAR-100-LT
+        (50, 40, (0.3, 0.0)),  # closer to 100 classes and to rho=50
+    ],
+)
+def test_mislas_smoothing_is_the_closest_official_setting(n_classes, ratio, expected):
+    assert _mislas_smoothing(n_classes, ratio) == expected
+    assert expected in MISLAS_SMOOTHING.values()
+
+
+def test_mislas_head_is_class_balanced_crt_with_the_smoothing():
+    y = np.repeat(np.arange(10), np.linspace(100, 1, 10).astype(int))  # rho=100
+    head = _mislas_head(None, y)
+    assert isinstance(head, CRTHead)
+    assert (head.q, head.smooth_head, head.smooth_tail) == (0.0, 0.3, 0.0)
+
+
+class _Net:
+    """What the weight-balancing builder reads of a stage-1 net."""
+
+    def __init__(self, coef):
+        self.coef_ = coef
+
+
+def test_weight_balancing_head_converts_the_decay_and_the_radius():
+    y = np.array(["a"] * 6 + ["b"] * 3 + ["c"] * 1)
+    coef = np.array([[3.0, 4.0], [0.0, 1.0], [6.0, 8.0]])  # norms 5, 1, 10
+    head = _weight_balancing_head(_Net(coef), y)
+    # class weights 1/n_j scaled to sum to C = 3: (1/6, 1/3, 1) * 3 / 1.5
+    w = np.array([1 / 6, 1 / 3, 1.0]) * 2.0
+    per_sample = 6 * w[0] + 3 * w[1] + 1 * w[2]  # = 2 + 2 + 2 = 6
+    np.testing.assert_allclose(head.alpha, 0.1 * 10 / per_sample)
+    np.testing.assert_allclose(head.max_norm, 1 + 0.1 * (10 - 1))
+    assert head.q == 0.0
+
+
+def test_variant_heads_follow_an_existing_variant():
+    names = [name for name, _ in _joint_variants(10)]
+    for variant, heads in _VARIANT_HEADS.items():
+        assert variant in names
+        # the second stages sit right after their first stage in the table
+        position = EXPECTED_METHODS.index(variant)
+        following = EXPECTED_METHODS[position + 1 : position + 1 + len(heads)]
+        assert following == [row_name for row_name, _ in heads]
+
+
+def test_weight_balancing_stage1_uses_its_decay_and_maxnorm_per_step():
+    from ltsk.nets import MaxNorm
+
+    protocol = load_protocol("digits-lt", seed=0)
+    protocol.epochs = 1
+    params = dict(_joint_variants(1))["Weight balancing, stage 1 (WD 5e-3 + MaxNorm)"]
+    net = _make_net(protocol, seed=0, **params)
+    assert net.optimizer__weight_decay == WB_STAGE1_DECAY != protocol.weight_decay
+    # the other variants keep the protocol's decay
+    assert _make_net(protocol, seed=0).optimizer__weight_decay == (
+        protocol.weight_decay
+    )
+    net.fit(protocol.X_train, protocol.y_train)
+    maxnorm = dict(net.callbacks_)["maxnorm"]
+    assert isinstance(maxnorm, MaxNorm)
+    norms = np.linalg.norm(net.coef_, axis=1)
+    assert norms.max() <= maxnorm.radius_ + 1e-5
+
+    rows = _variant_heads(
+        protocol, "Weight balancing, stage 1 (WD 5e-3 + MaxNorm)", net, lambda m: None
+    )
+    assert [row["method"] for row in rows] == ["Weight balancing (cRT + WD + MaxNorm)"]
+    assert rows[0]["kind"] == "decoupled"
+    assert 0.0 <= rows[0]["all"] <= 1.0

@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Train a network once with plain (instance-balanced, cross-entropy) "
             "training, then compare re-balanced heads on its frozen features "
             "(cRT, NCM, tau-norm, LWS, post-hoc logit adjustment, DisAlign, MARC) "
-            "with jointly trained long-tail variants. Reports Many / Medium / "
+            "with jointly trained long-tail variants and two-stage recipes "
+            "(weight balancing, MiSLAS). Reports Many / Medium / "
             "Few / All balanced accuracy on a balanced test split; every "
             "hyperparameter is chosen on a disjoint balanced validation split."
         ),
@@ -75,7 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods",
         default="all",
         choices=("all", "decoupled"),
-        help="'decoupled' skips the extra jointly trained variants (faster)",
+        help=(
+            "'decoupled' skips the extra jointly trained variants and the "
+            "second stages on their features (faster)"
+        ),
     )
     parser.add_argument(
         "--quiet", action="store_true", help="no progress messages on stderr"

@@ -2,9 +2,13 @@
 
 The stage-2 rows come from one mapping of head classes by shorthand name, the
 same names as ``DecoupledClassifier(head="crt")``; the jointly trained variants
-and the baseline are listed here with their reference defaults. How each method
-is trained and scored is in ``_run``.
+and the baseline are listed here with their reference defaults, and so are the
+two-stage recipes whose second stage re-trains the classifier of one of those
+variants (weight balancing, MiSLAS). How each method is trained and scored is
+in ``_run``.
 """
+
+import numpy as np
 
 # Row names of the heads, in table order; every head runs with its defaults
 # (cRT and LWS with class-balanced sampling, q=0).
@@ -42,10 +46,88 @@ def _drw_start(epochs):
     return min(epochs - 1, int(0.8 * epochs))
 
 
+#: Weight balancing (Alshammari et al., 2022): the weight decay of the first
+#: stage (the authors' grid-search result on CIFAR-100-LT, their demo's value)
+#: and of the second (their fine-tuning value), and MaxNorm's relative radius
+#: in both (the official default).
+WB_STAGE1_DECAY = 5e-3
+WB_STAGE2_DECAY = 0.1
+WB_THRESH = 0.1
+
+_WB_STAGE1 = "Weight balancing, stage 1 (WD 5e-3 + MaxNorm)"
+_MIXUP = "Joint + mixup (alpha=1)"
+
+#: MiSLAS's label-aware smoothing (smooth_head, smooth_tail) in its official
+#: stage-2 configurations, by (number of classes, imbalance ratio): CIFAR-10-LT
+#: and CIFAR-100-LT at rho = 10, 50, 100.
+MISLAS_SMOOTHING = {
+    (10, 10): (0.1, 0.0),
+    (10, 50): (0.2, 0.0),
+    (10, 100): (0.3, 0.0),
+    (100, 10): (0.2, 0.0),
+    (100, 50): (0.3, 0.0),
+    (100, 100): (0.4, 0.1),
+}
+
+
+def _mislas_smoothing(n_classes, imbalance_ratio):
+    """``(smooth_head, smooth_tail)`` of the closest official MiSLAS setting.
+
+    Closest in the number of classes, then in the imbalance ratio, both on a
+    log scale (a ratio above 100 takes the ratio-100 values).
+    """
+    configs = np.array(list(MISLAS_SMOOTHING), dtype=float)
+    log_classes = np.log(configs[:, 0])
+    classes = configs[np.argmin(np.abs(log_classes - np.log(n_classes))), 0]
+    same = configs[configs[:, 0] == classes]
+    ratio = same[np.argmin(np.abs(np.log(same[:, 1]) - np.log(imbalance_ratio))), 1]
+    return MISLAS_SMOOTHING[int(classes), int(ratio)]
+
+
+def _weight_balancing_head(net, y_train):
+    """Weight balancing's second stage on the features of its first-stage ``net``.
+
+    cRT with class-balanced weights (``q=0``), the authors' weight decay
+    :data:`WB_STAGE2_DECAY` converted to cRT's normalised loss, ``alpha =
+    wd N / sum_i w_{y_i}`` with the class weights summing to C, and the MaxNorm
+    radius ``m + 0.1 (M - m)`` from the row norms of the first-stage classifier.
+    """
+    from ltsk.heads import CRTHead
+    from ltsk.losses import class_weights
+
+    _, y_encoded, counts = np.unique(y_train, return_inverse=True, return_counts=True)
+    weights = class_weights(counts, "inverse")
+    alpha = WB_STAGE2_DECAY * y_encoded.size / weights[y_encoded].sum()
+    norms = np.linalg.norm(net.coef_, axis=1)
+    radius = norms.min() + WB_THRESH * (norms.max() - norms.min())
+    return CRTHead(q=0.0, alpha=float(alpha), max_norm=float(radius))
+
+
+def _mislas_head(net, y_train):
+    """MiSLAS's second stage on the features of the mixup ``net``.
+
+    cRT (class-balanced, ``q=0``) with label-aware smoothing at the official
+    values of the closest data set (:func:`_mislas_smoothing`).
+    """
+    from ltsk.heads import CRTHead
+
+    counts = np.unique(y_train, return_counts=True)[1]
+    head, tail = _mislas_smoothing(counts.size, counts.max() / counts.min())
+    return CRTHead(q=0.0, smooth_head=head, smooth_tail=tail)
+
+
+#: Second stages fitted on the frozen features of a joint variant, right after
+#: it: ``{variant row: [(row name, builder(net, y_train) -> unfitted head)]}``.
+_VARIANT_HEADS = {
+    _MIXUP: [("MiSLAS (mixup net, cRT + label-aware smoothing)", _mislas_head)],
+    _WB_STAGE1: [("Weight balancing (cRT + WD + MaxNorm)", _weight_balancing_head)],
+}
+
+
 def _joint_variants(epochs):
     """``(row name, net parameters)`` of the jointly trained long-tail variants."""
     from ltsk.losses import ClassBalancedLoss, FocalLoss, LDAMLoss, LogitAdjustedLoss
-    from ltsk.nets import BBNClassifier, DeferredReweighting
+    from ltsk.nets import BBNClassifier, DeferredReweighting, MaxNorm
 
     drw = _drw_start(epochs)
     return [
@@ -65,9 +147,16 @@ def _joint_variants(epochs):
         ("Joint, q=0 (class-balanced)", {"q": 0.0}),
         ("Joint, q=1/2 (square-root)", {"q": 0.5}),
         ("Joint, progressively balanced", {"q": "progressive"}),
-        ("Joint + mixup (alpha=1)", {"mixup": "mixup"}),
+        (_MIXUP, {"mixup": "mixup"}),
         ("Joint + Remix (kappa=3, tau=0.5)", {"mixup": "remix"}),
         ("BBN", {"estimator": BBNClassifier}),
+        (
+            _WB_STAGE1,
+            {
+                "optimizer__weight_decay": WB_STAGE1_DECAY,
+                "callbacks": [("maxnorm", MaxNorm(thresh=WB_THRESH))],
+            },
+        ),
     ]
 
 

@@ -6,7 +6,12 @@ from time import perf_counter
 import numpy as np
 from sklearn.metrics import recall_score
 
-from ltsk.benchmark._methods import _baseline, _head_methods, _joint_variants
+from ltsk.benchmark._methods import (
+    _VARIANT_HEADS,
+    _baseline,
+    _head_methods,
+    _joint_variants,
+)
 from ltsk.benchmark._protocols import TAU_GRID, backbone_class
 from ltsk.heads import HEADS, tau_path
 from ltsk.metrics import imbalance_summary, shot_accuracy
@@ -126,6 +131,8 @@ def _make_net(
     if estimator is None:
         # BBN fixes its own two samplers and takes no q.
         estimator, params["q"] = LongTailNetClassifier, q
+    # A variant may set its own weight decay (weight balancing's first stage).
+    params.setdefault("optimizer__weight_decay", protocol.weight_decay)
     return estimator(
         backbone_class(protocol.backbone),
         max_epochs=protocol.epochs,
@@ -133,7 +140,6 @@ def _make_net(
         batch_size=protocol.batch_size,
         optimizer=torch.optim.SGD,
         optimizer__momentum=0.9,
-        optimizer__weight_decay=protocol.weight_decay,
         callbacks=callbacks,
         augment=protocol.augment,
         random_state=seed,
@@ -194,6 +200,24 @@ def _heads(protocol, net, features, log):
     return rows, fitted
 
 
+def _variant_heads(protocol, name, net, log):
+    """The second stages fitted on the frozen features of the joint variant ``name``."""
+    rows = []
+    builders = _VARIANT_HEADS.get(name, [])
+    if builders:
+        F_train = net.transform(protocol.X_train)
+        F_test = net.transform(protocol.X_test)
+    for row_name, build in builders:
+        log(f"stage 2: {row_name}")
+        start = perf_counter()
+        head = build(net, protocol.y_train).fit(F_train, protocol.y_train)
+        seconds = perf_counter() - start
+        rows.append(
+            _row(row_name, protocol, head.predict(F_test), seconds, kind="decoupled")
+        )
+    return rows
+
+
 def _fit_baseline(protocol, seed, log):
     name, estimator = _baseline(seed)
     log(f"baseline: {name}")
@@ -214,7 +238,8 @@ def run_benchmark(protocol, *, seed=0, methods="all", progress=True, stream=None
     seed : int, default=0
         Seed of every network and head.
     methods : {"all", "decoupled"}, default="all"
-        ``"decoupled"`` skips the extra jointly trained variants.
+        ``"decoupled"`` skips the extra jointly trained variants, and with them
+        the second stages fitted on their features (weight balancing, MiSLAS).
     progress : bool, default=True
         Report progress on ``stream``: one line per step and per method, and
         while a network trains, a bar over its epochs when ``stream`` is a
@@ -300,6 +325,7 @@ def run_benchmark(protocol, *, seed=0, methods="all", progress=True, stream=None
                     kind="joint",
                 )
             )
+            rows += _variant_heads(protocol, name, variant, log)
         rows.append(_fit_baseline(protocol, seed, log))
 
     classes = net.classes_
