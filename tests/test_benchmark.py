@@ -18,6 +18,7 @@ from ltsk.benchmark._methods import (
     _VARIANT_HEADS,
     MISLAS_SMOOTHING,
     WB_STAGE1_DECAY,
+    _bbn_lr_factor,
     _drw_start,
     _head_methods,
     _joint_variants,
@@ -59,6 +60,7 @@ EXPECTED_METHODS = [
     "MiSLAS (mixup net, cRT + label-aware smoothing)",
     "Joint + Remix (kappa=3, tau=0.5)",
     "BBN",
+    "BBN (official lr steps)",
     "Weight balancing, stage 1 (WD 5e-3 + MaxNorm)",
     "Weight balancing (cRT + WD + MaxNorm)",
     "BalancedRandomForest (raw)",
@@ -182,6 +184,38 @@ def test_drw_switches_at_four_fifths_of_training(epochs, expected):
     # Cao et al. switch at epoch 160 of 200; a short run still switches before
     # its last epoch.
     assert _drw_start(epochs) == expected
+
+
+def test_bbn_lr_factor_is_the_official_recipe_at_200_epochs():
+    # WarmupMultiStepLR(milestones=[120, 160], gamma=0.01, warmup_epochs=5,
+    # warmup_factor=1/3), stepped at the start of each 1-based epoch e:
+    # 1/3 (1 - e/5) + e/5 for e < 5, then 1, 0.01 from 120, 1e-4 from 160.
+    factors = [_bbn_lr_factor(k, 200) for k in range(200)]
+    expected = [1 / 3 * (1 - e / 5) + e / 5 for e in range(1, 5)]
+    expected += [1.0] * 115 + [0.01] * 40 + [1e-4] * 41
+    np.testing.assert_allclose(factors, expected, rtol=1e-12)
+
+
+def test_bbn_lr_factor_scales_to_short_runs():
+    # 30 epochs: the warm-up (5/200 of training) rounds to none; the decays
+    # fall at epochs 18 and 24 (60% and 80%).
+    factors = [_bbn_lr_factor(k, 30) for k in range(30)]
+    np.testing.assert_allclose(factors, [1.0] * 17 + [0.01] * 6 + [1e-4] * 7)
+
+
+def test_only_the_official_steps_bbn_row_leaves_the_cosine_schedule():
+    from ltsk.benchmark._run import _make_net
+
+    protocol = load_protocol("digits-lt")
+    for name, params in _joint_variants(protocol.epochs):
+        net = _make_net(protocol, seed=0, **params)
+        names = [cb_name for cb_name, _ in net.callbacks]
+        if name == "BBN (official lr steps)":
+            assert names[0] == "lr_factor"
+            lr_lambda = net.callbacks[0][1].kwargs["lr_lambda"]
+            assert [lr_lambda(k) for k in (16, 17, 23)] == [1.0, 0.01, 1e-4]
+        else:
+            assert names[0] == "cosine"
 
 
 def test_head_rows_come_from_the_mapping_in_table_order():

@@ -109,11 +109,12 @@ def _make_net(
     name="",
     estimator=None,
     callbacks=(),
+    lr_factor=None,
     **params,
 ):
     import torch
     from skorch.callbacks import LRScheduler
-    from torch.optim.lr_scheduler import CosineAnnealingLR
+    from torch.optim.lr_scheduler import CosineAnnealingLR, LambdaLR
 
     from ltsk.nets import LongTailNetClassifier
     from ltsk.nets._callbacks import EpochBar
@@ -122,10 +123,13 @@ def _make_net(
         params["criterion"] = criterion
     for key, value in protocol.backbone_params.items():
         params.setdefault(f"module__{key}", value)
-    callbacks = [
-        ("cosine", LRScheduler(policy=CosineAnnealingLR, T_max=protocol.epochs)),
-        *callbacks,
-    ]
+    # lr_factor(epoch) replaces the shared cosine decay (stepped per epoch).
+    schedule = (
+        ("cosine", LRScheduler(policy=CosineAnnealingLR, T_max=protocol.epochs))
+        if lr_factor is None
+        else ("lr_factor", LRScheduler(policy=LambdaLR, lr_lambda=lr_factor))
+    )
+    callbacks = [schedule, *callbacks]
     if log is not None and log.enabled:
         callbacks.append(("progress", EpochBar(name, stream=log.stream)))
     if estimator is None:
