@@ -124,8 +124,7 @@ def class_balanced_loss(
 
     References
     ----------
-    .. [1] Y. Cui, M. Jia, T.-Y. Lin, Y. Song and S. Belongie, "Class-Balanced
-       Loss Based on Effective Number of Samples", CVPR 2019.
+    %(ref_class_balanced)s
 
     Examples
     --------
@@ -186,8 +185,7 @@ class ClassBalancedLoss(LongTailLoss):
 
     References
     ----------
-    .. [1] Y. Cui, M. Jia, T.-Y. Lin, Y. Song and S. Belongie, "Class-Balanced
-       Loss Based on Effective Number of Samples", CVPR 2019.
+    %(ref_class_balanced)s
 
     Examples
     --------

@@ -43,6 +43,23 @@ reduction : {"mean", "sum", "none"}, default={default}
     "loss": """\
 loss : Tensor
     A scalar, or of shape (n_samples,) for ``reduction="none"``.""",
+    # references cited by a loss function and its module
+    "ref_focal": """\
+.. [1] T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollár, "Focal Loss
+   for Dense Object Detection", ICCV 2017.""",
+    "ref_ldam": """\
+.. [1] K. Cao, C. Wei, A. Gaidon, N. Arechiga and T. Ma, "Learning
+   Imbalanced Datasets with Label-Distribution-Aware Margin Loss",
+   NeurIPS 2019.""",
+    "ref_class_balanced": """\
+.. [1] Y. Cui, M. Jia, T.-Y. Lin, Y. Song and S. Belongie, "Class-Balanced
+   Loss Based on Effective Number of Samples", CVPR 2019.""",
+    "ref_logit_adjustment": """\
+.. [1] A. K. Menon, S. Jayasumana, A. S. Rawat, H. Jain, A. Veit and
+   S. Kumar, "Long-tail learning via logit adjustment", ICLR 2021.""",
+    "ref_balanced_softmax": """\
+.. [1] J. Ren, C. Yu, S. Sheng, X. Ma, H. Zhao, S. Yi and H. Li, "Balanced
+   Meta-Softmax for Long-Tailed Visual Recognition", NeurIPS 2020.""",
 }
 
 fill_loss_doc = docstring_filler(SHARED_LOSS_DOC)

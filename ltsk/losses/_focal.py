@@ -177,8 +177,7 @@ def focal_loss(
 
     References
     ----------
-    .. [1] T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollár, "Focal Loss
-       for Dense Object Detection", ICCV 2017.
+    %(ref_focal)s
 
     Examples
     --------
@@ -223,8 +222,7 @@ class FocalLoss(LongTailLoss):
 
     References
     ----------
-    .. [1] T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollár, "Focal Loss
-       for Dense Object Detection", ICCV 2017.
+    %(ref_focal)s
 
     Examples
     --------

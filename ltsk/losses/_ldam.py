@@ -114,9 +114,7 @@ def ldam_loss(
 
     References
     ----------
-    .. [1] K. Cao, C. Wei, A. Gaidon, N. Arechiga and T. Ma, "Learning
-       Imbalanced Datasets with Label-Distribution-Aware Margin Loss",
-       NeurIPS 2019.
+    %(ref_ldam)s
 
     Examples
     --------
@@ -172,9 +170,7 @@ class LDAMLoss(LongTailLoss):
 
     References
     ----------
-    .. [1] K. Cao, C. Wei, A. Gaidon, N. Arechiga and T. Ma, "Learning
-       Imbalanced Datasets with Label-Distribution-Aware Margin Loss",
-       NeurIPS 2019.
+    %(ref_ldam)s
 
     Examples
     --------
@@ -241,6 +237,7 @@ class LDAMLoss(LongTailLoss):
         )
 
 
+@fill_loss_doc
 class NormedLinear(nn.Module):
     r"""Bias-free cosine classifier: logits are cosine similarities.
 
@@ -270,9 +267,7 @@ class NormedLinear(nn.Module):
 
     References
     ----------
-    .. [1] K. Cao, C. Wei, A. Gaidon, N. Arechiga and T. Ma, "Learning
-       Imbalanced Datasets with Label-Distribution-Aware Margin Loss",
-       NeurIPS 2019.
+    %(ref_ldam)s
 
     Examples
     --------

@@ -83,8 +83,7 @@ def logit_adjusted_loss(
 
     References
     ----------
-    .. [1] A. K. Menon, S. Jayasumana, A. S. Rawat, H. Jain, A. Veit and
-       S. Kumar, "Long-tail learning via logit adjustment", ICLR 2021.
+    %(ref_logit_adjustment)s
 
     Examples
     --------
@@ -133,8 +132,7 @@ def balanced_softmax_loss(
 
     References
     ----------
-    .. [1] J. Ren, C. Yu, S. Sheng, X. Ma, H. Zhao, S. Yi and H. Li, "Balanced
-       Meta-Softmax for Long-Tailed Visual Recognition", NeurIPS 2020.
+    %(ref_balanced_softmax)s
 
     Examples
     --------
@@ -172,8 +170,7 @@ class LogitAdjustedLoss(LongTailLoss):
 
     References
     ----------
-    .. [1] A. K. Menon, S. Jayasumana, A. S. Rawat, H. Jain, A. Veit and
-       S. Kumar, "Long-tail learning via logit adjustment", ICLR 2021.
+    %(ref_logit_adjustment)s
 
     Examples
     --------
@@ -230,8 +227,7 @@ class BalancedSoftmaxLoss(LogitAdjustedLoss):
 
     References
     ----------
-    .. [1] J. Ren, C. Yu, S. Sheng, X. Ma, H. Zhao, S. Yi and H. Li, "Balanced
-       Meta-Softmax for Long-Tailed Visual Recognition", NeurIPS 2020.
+    %(ref_balanced_softmax)s
 
     Examples
     --------
