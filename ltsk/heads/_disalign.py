@@ -43,10 +43,8 @@ class DisAlignHead(BaseHead):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    class_counts_ : ndarray of shape (n_classes,)
-        Training samples per class.
+    %(classes_)s
+    %(class_counts_)s
     coef_ : ndarray of shape (n_classes, n_features)
         The frozen joint classifier's weights :math:`w_j` (given or fitted).
     intercept_ : ndarray of shape (n_classes,)
@@ -59,12 +57,9 @@ class DisAlignHead(BaseHead):
         Weights :math:`v` of the confidence gate.
     confidence_intercept_ : float
         Its bias :math:`c`.
-    n_iter_ : int
-        Number of L-BFGS iterations run.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Feature names, when F has string column names.
+    %(n_iter_)s
+    %(n_features_in_)s
+    %(feature_names_in_)s
 
     See Also
     --------

@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._base import LinearHead
+from ltsk.heads._docstrings import fill_params
 from ltsk.heads._tau_path import TauFamilyMixin
 
 
@@ -28,6 +29,7 @@ def prior_shift(intercept, log_prior, tau):
     return shift
 
 
+@fill_params
 class LogitAdjustedHead(TauFamilyMixin, LinearHead):
     r"""Post-hoc logit adjustment: subtract ``tau * log(prior)`` from the logits.
 
@@ -50,10 +52,8 @@ class LogitAdjustedHead(TauFamilyMixin, LinearHead):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    class_counts_ : ndarray of shape (n_classes,)
-        Training samples per class.
+    %(classes_)s
+    %(class_counts_)s
     coef_ : ndarray of shape (n_classes, n_features)
         The joint weights, unchanged.
     intercept_ : ndarray of shape (n_classes,)
@@ -63,10 +63,8 @@ class LogitAdjustedHead(TauFamilyMixin, LinearHead):
         ``coef_``.
     joint_intercept_ : ndarray of shape (n_classes,)
         Its bias :math:`b_j`, before the adjustment.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Feature names, when F has string column names.
+    %(n_features_in_)s
+    %(feature_names_in_)s
 
     See Also
     --------

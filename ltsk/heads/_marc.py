@@ -33,10 +33,8 @@ class MARCHead(LinearHead):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    class_counts_ : ndarray of shape (n_classes,)
-        Training samples per class.
+    %(classes_)s
+    %(class_counts_)s
     omega_ : ndarray of shape (n_classes,)
         Learned scales :math:`\omega_j` (1 for absent classes).
     beta_ : ndarray of shape (n_classes,)
@@ -46,12 +44,9 @@ class MARCHead(LinearHead):
     intercept_ : ndarray of shape (n_classes,)
         :math:`\omega_j b_j + \beta_j \lVert w_j\rVert` (``-inf`` for absent
         classes).
-    n_iter_ : int
-        Number of L-BFGS iterations run.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Feature names, when F has string column names.
+    %(n_iter_)s
+    %(n_features_in_)s
+    %(feature_names_in_)s
 
     See Also
     --------

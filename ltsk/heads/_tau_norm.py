@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._base import LinearHead
+from ltsk.heads._docstrings import fill_params
 from ltsk.heads._tau_path import TauFamilyMixin
 
 
@@ -33,6 +34,7 @@ def tau_scale(coef, tau):
     return scale
 
 
+@fill_params
 class TauNormHead(TauFamilyMixin, LinearHead):
     r"""Tau-normalised classifier: rescale each class's weight vector by its norm.
 
@@ -47,10 +49,8 @@ class TauNormHead(TauFamilyMixin, LinearHead):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    class_counts_ : ndarray of shape (n_classes,)
-        Training samples per class.
+    %(classes_)s
+    %(class_counts_)s
     coef_ : ndarray of shape (n_classes, n_features)
         Normalised weights :math:`w_j / \lVert w_j\rVert^\tau`.
     intercept_ : ndarray of shape (n_classes,)
@@ -61,10 +61,8 @@ class TauNormHead(TauFamilyMixin, LinearHead):
         The bias that is scaled with them: zeros when ``coef`` is given (the
         bias is dropped), :math:`-w_j^\top \mu` when the head fitted the
         joint classifier itself (see Notes).
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Feature names, when F has string column names.
+    %(n_features_in_)s
+    %(feature_names_in_)s
 
     See Also
     --------

@@ -11,6 +11,7 @@ from ltsk.losses._base import (
     per_class_tensor,
     reduce_loss,
 )
+from ltsk.losses._docstrings import fill_loss_doc
 from ltsk.losses._focal import focal_terms, sigmoid_focal_terms
 from ltsk.losses._params import check_params, constraints
 from ltsk.losses._weights import class_weights
@@ -33,6 +34,7 @@ def _balanced(
     return reduce_loss(terms(logits, targets, gamma) * sample_weight, reduction)
 
 
+@fill_loss_doc
 @validate_params(
     constraints(
         "class_counts", "beta", "gamma", "reduction", "scheme", "power", "loss_type"
@@ -62,12 +64,9 @@ def class_balanced_loss(
 
     Parameters
     ----------
-    logits : Tensor of shape (n_samples, n_classes)
-        Unnormalised class scores.
-    targets : Tensor of shape (n_samples,), int
-        True class indices in ``[0, n_classes)``.
-    class_counts : array-like or Tensor of shape (n_classes,)
-        Training samples per class, from the whole training set.
+    %(logits)s
+    %(targets)s
+    %(class_counts)s
     beta : float in [0, 1), default=0.9999
         ``beta=0`` gives equal weights; ``beta -> 1`` inverse-frequency weights.
     gamma : float >= 0, default=0.0
@@ -91,8 +90,7 @@ def class_balanced_loss(
 
     Returns
     -------
-    loss : Tensor
-        A scalar, or of shape (n_samples,) for ``reduction="none"``.
+    %(loss)s
 
     Notes
     -----
@@ -126,8 +124,7 @@ def class_balanced_loss(
 
     References
     ----------
-    .. [1] Y. Cui, M. Jia, T.-Y. Lin, Y. Song and S. Belongie, "Class-Balanced
-       Loss Based on Effective Number of Samples", CVPR 2019.
+    %(ref_class_balanced)s
 
     Examples
     --------
@@ -147,14 +144,13 @@ def class_balanced_loss(
     return _balanced(logits, targets, weight, gamma, reduction, loss_type)
 
 
+@fill_loss_doc
 class ClassBalancedLoss(LongTailLoss):
     r"""Class-balanced loss as a module; see :func:`class_balanced_loss`.
 
     Parameters
     ----------
-    class_counts : array-like or Tensor of shape (n_classes,)
-        Training samples per class (passed by the net as
-        ``criterion__class_counts``).
+    %(class_counts_module)s
     beta : float in [0, 1), default=0.9999
         Effective-number hyper-parameter (0.9999 for CIFAR in [1]_).
     gamma : float >= 0, default=0.0
@@ -174,8 +170,7 @@ class ClassBalancedLoss(LongTailLoss):
 
     Attributes
     ----------
-    class_counts : Tensor of shape (n_classes,)
-        Buffer with the counts.
+    %(class_counts_buffer)s
     weight : Tensor of shape (n_classes,)
         Buffer with the class weights, summing to ``n_classes``; 0 for a class
         with count 0. It can be reassigned (a tensor of shape (n_classes,)),
@@ -190,8 +185,7 @@ class ClassBalancedLoss(LongTailLoss):
 
     References
     ----------
-    .. [1] Y. Cui, M. Jia, T.-Y. Lin, Y. Song and S. Belongie, "Class-Balanced
-       Loss Based on Effective Number of Samples", CVPR 2019.
+    %(ref_class_balanced)s
 
     Examples
     --------

@@ -17,6 +17,7 @@ from ltsk.losses._base import (
     per_class_tensor,
     reduce_loss,
 )
+from ltsk.losses._docstrings import fill_loss_doc
 from ltsk.losses._params import check_params, constraints
 
 Alpha = float | Sequence[float] | Tensor | None
@@ -111,6 +112,7 @@ def _focal(
     return reduce_loss(losses, reduction)
 
 
+@fill_loss_doc
 @validate_params(
     constraints("gamma", "alpha", "reduction"), prefer_skip_nested_validation=True
 )
@@ -131,8 +133,7 @@ def focal_loss(
     ----------
     logits : Tensor of shape (n_samples, n_classes)
         Unnormalised class scores :math:`z`.
-    targets : Tensor of shape (n_samples,), int
-        True class indices in ``[0, n_classes)``.
+    %(targets)s
     gamma : float >= 0, default=2.0
         Focusing parameter. ``gamma=0`` with ``alpha=None`` is cross-entropy.
     alpha : None, float >= 0 or sequence/Tensor of shape (n_classes,), default=None
@@ -145,8 +146,7 @@ def focal_loss(
 
     Returns
     -------
-    loss : Tensor
-        A scalar, or of shape (n_samples,) for ``reduction="none"``.
+    %(loss)s
 
     Notes
     -----
@@ -177,8 +177,7 @@ def focal_loss(
 
     References
     ----------
-    .. [1] T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollár, "Focal Loss
-       for Dense Object Detection", ICCV 2017.
+    %(ref_focal)s
 
     Examples
     --------
@@ -197,6 +196,7 @@ def focal_loss(
     return _focal(logits, targets, gamma, alpha, reduction)
 
 
+@fill_loss_doc
 class FocalLoss(LongTailLoss):
     r"""Softmax focal loss as a module; see :func:`focal_loss`.
 
@@ -206,8 +206,7 @@ class FocalLoss(LongTailLoss):
         Focusing parameter; ``gamma=0`` with ``alpha=None`` is cross-entropy.
     alpha : None, float >= 0 or sequence/Tensor of shape (n_classes,), default=None
         Sample weight: none, one factor, or one weight per class.
-    reduction : {"mean", "sum", "none"}, default="mean"
-        "mean" divides by the number of samples.
+    %(reduction_by_n)s
 
     Attributes
     ----------
@@ -223,8 +222,7 @@ class FocalLoss(LongTailLoss):
 
     References
     ----------
-    .. [1] T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollár, "Focal Loss
-       for Dense Object Detection", ICCV 2017.
+    %(ref_focal)s
 
     Examples
     --------

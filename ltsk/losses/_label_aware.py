@@ -11,6 +11,7 @@ from ltsk.losses._base import (
     per_class_tensor,
     reduce_loss,
 )
+from ltsk.losses._docstrings import fill_loss_doc
 from ltsk.losses._params import check_params, constraints
 from ltsk.losses._smoothing import label_aware_smoothing
 
@@ -23,6 +24,7 @@ def _smoothed(logits: Tensor, targets: Tensor, smoothing, reduction: str) -> Ten
     return reduce_loss((1.0 - eps) * nll + eps * uniform, reduction)
 
 
+@fill_loss_doc
 @validate_params(
     constraints("class_counts", "smooth_head", "smooth_tail", "shape", "reduction"),
     prefer_skip_nested_validation=True,
@@ -53,25 +55,20 @@ def label_aware_smoothing_loss(
 
     Parameters
     ----------
-    logits : Tensor of shape (n_samples, n_classes)
-        Unnormalised class scores.
-    targets : Tensor of shape (n_samples,), int
-        True class indices in ``[0, n_classes)``.
-    class_counts : array-like or Tensor of shape (n_classes,)
-        Training samples per class, from the whole training set.
+    %(logits)s
+    %(targets)s
+    %(class_counts)s
     smooth_head : float in [0, 1], default=0.4
         Smoothing factor of the largest class.
     smooth_tail : float in [0, 1], default=0.1
         Smoothing factor of the smallest class.
     shape : {"concave", "linear", "convex"}, default="concave"
         Curve of the factor against the class size; "concave" is the paper's.
-    reduction : {"mean", "sum", "none"}, default="mean"
-        "mean" divides by the number of samples.
+    %(reduction_by_n)s
 
     Returns
     -------
-    loss : Tensor
-        A scalar, or of shape (n_samples,) for ``reduction="none"``.
+    %(loss)s
 
     Notes
     -----
@@ -108,6 +105,7 @@ def label_aware_smoothing_loss(
     return _smoothed(logits, targets, smoothing, reduction)
 
 
+@fill_loss_doc
 class LabelAwareSmoothingLoss(LongTailLoss):
     r"""Label-aware smoothing loss of MiSLAS as a module.
 
@@ -117,21 +115,18 @@ class LabelAwareSmoothingLoss(LongTailLoss):
 
     Parameters
     ----------
-    class_counts : array-like or Tensor of shape (n_classes,)
-        Training samples per class.
+    %(class_counts_module)s
     smooth_head : float in [0, 1], default=0.4
         Smoothing factor of the largest class.
     smooth_tail : float in [0, 1], default=0.1
         Smoothing factor of the smallest class.
     shape : {"concave", "linear", "convex"}, default="concave"
         Curve of the factor against the class size.
-    reduction : {"mean", "sum", "none"}, default="mean"
-        "mean" divides by the number of samples.
+    %(reduction_by_n)s
 
     Attributes
     ----------
-    class_counts : Tensor of shape (n_classes,)
-        The counts (a buffer).
+    %(class_counts_buffer)s
     smoothing : Tensor of shape (n_classes,)
         The per-class factors :math:`\epsilon_j` (a buffer, so it follows
         ``.to(device)``).

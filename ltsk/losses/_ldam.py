@@ -21,6 +21,7 @@ from ltsk.losses._base import (
     rarest_for_absent,
     reduce_loss,
 )
+from ltsk.losses._docstrings import fill_loss_doc
 from ltsk.losses._focal import focal_terms
 from ltsk.losses._params import check_params, constraints
 
@@ -51,6 +52,7 @@ def _ldam(
     return reduce_loss(losses, reduction, sample_weight)
 
 
+@fill_loss_doc
 @validate_params(
     constraints("class_counts", "max_margin", "scale", "weight", "reduction"),
     prefer_skip_nested_validation=True,
@@ -78,10 +80,8 @@ def ldam_loss(
     logits : Tensor of shape (n_samples, n_classes)
         Class scores :math:`z`, normally cosine similarities in [-1, 1] from
         :class:`NormedLinear`.
-    targets : Tensor of shape (n_samples,), int
-        True class indices in ``[0, n_classes)``.
-    class_counts : array-like or Tensor of shape (n_classes,)
-        Training samples per class, from the whole training set.
+    %(targets)s
+    %(class_counts)s
     max_margin : float >= 0, default=0.5
         The largest margin; :math:`C'` is chosen so that :math:`\max_j m_j`
         equals it. 0 gives scaled cross-entropy.
@@ -97,8 +97,7 @@ def ldam_loss(
 
     Returns
     -------
-    loss : Tensor
-        A scalar, or of shape (n_samples,) for ``reduction="none"``.
+    %(loss)s
 
     Notes
     -----
@@ -115,9 +114,7 @@ def ldam_loss(
 
     References
     ----------
-    .. [1] K. Cao, C. Wei, A. Gaidon, N. Arechiga and T. Ma, "Learning
-       Imbalanced Datasets with Label-Distribution-Aware Margin Loss",
-       NeurIPS 2019.
+    %(ref_ldam)s
 
     Examples
     --------
@@ -136,14 +133,13 @@ def ldam_loss(
     return _ldam(logits, targets, margins, scale, weight, reduction)
 
 
+@fill_loss_doc
 class LDAMLoss(LongTailLoss):
     r"""LDAM loss as a module; see :func:`ldam_loss`.
 
     Parameters
     ----------
-    class_counts : array-like or Tensor of shape (n_classes,)
-        Training samples per class (passed by the net as
-        ``criterion__class_counts``).
+    %(class_counts_module)s
     max_margin : float >= 0, default=0.5
         The margin of the rarest class.
     scale : float > 0, default=30.0
@@ -157,8 +153,7 @@ class LDAMLoss(LongTailLoss):
 
     Attributes
     ----------
-    class_counts : Tensor of shape (n_classes,)
-        Buffer with the counts.
+    %(class_counts_buffer)s
     margins : Tensor of shape (n_classes,)
         Buffer with :math:`m_j \propto n_j^{-1/4}`, largest ``max_margin``.
     weight : Tensor of shape (n_classes,) or None
@@ -175,9 +170,7 @@ class LDAMLoss(LongTailLoss):
 
     References
     ----------
-    .. [1] K. Cao, C. Wei, A. Gaidon, N. Arechiga and T. Ma, "Learning
-       Imbalanced Datasets with Label-Distribution-Aware Margin Loss",
-       NeurIPS 2019.
+    %(ref_ldam)s
 
     Examples
     --------
@@ -244,6 +237,7 @@ class LDAMLoss(LongTailLoss):
         )
 
 
+@fill_loss_doc
 class NormedLinear(nn.Module):
     r"""Bias-free cosine classifier: logits are cosine similarities.
 
@@ -273,9 +267,7 @@ class NormedLinear(nn.Module):
 
     References
     ----------
-    .. [1] K. Cao, C. Wei, A. Gaidon, N. Arechiga and T. Ma, "Learning
-       Imbalanced Datasets with Label-Distribution-Aware Margin Loss",
-       NeurIPS 2019.
+    %(ref_ldam)s
 
     Examples
     --------

@@ -16,6 +16,7 @@ from ltsk.losses._base import (
     rarest_for_absent,
     reduce_loss,
 )
+from ltsk.losses._docstrings import fill_loss_doc
 from ltsk.losses._focal import focal_terms
 from ltsk.losses._params import check_params, constraints
 
@@ -34,6 +35,7 @@ def _adjusted(
     return reduce_loss(focal_terms(adjusted, targets, 0.0), reduction)
 
 
+@fill_loss_doc
 @validate_params(
     constraints("class_counts", "tau", "reduction"), prefer_skip_nested_validation=True
 )
@@ -55,19 +57,15 @@ def logit_adjusted_loss(
     ----------
     logits : Tensor of shape (n_samples, n_classes)
         Unnormalised class scores :math:`z` (used unadjusted at test time).
-    targets : Tensor of shape (n_samples,), int
-        True class indices in ``[0, n_classes)``.
-    class_counts : array-like or Tensor of shape (n_classes,)
-        Training samples per class, from the whole training set.
+    %(targets)s
+    %(class_counts)s
     tau : float >= 0, default=1.0
         Scale of the adjustment; ``tau=0`` is plain cross-entropy.
-    reduction : {"mean", "sum", "none"}, default="mean"
-        How the per-sample losses are reduced.
+    %(reduction)s
 
     Returns
     -------
-    loss : Tensor
-        A scalar, or of shape (n_samples,) for ``reduction="none"``.
+    %(loss)s
 
     Notes
     -----
@@ -85,8 +83,7 @@ def logit_adjusted_loss(
 
     References
     ----------
-    .. [1] A. K. Menon, S. Jayasumana, A. S. Rawat, H. Jain, A. Veit and
-       S. Kumar, "Long-tail learning via logit adjustment", ICLR 2021.
+    %(ref_logit_adjustment)s
 
     Examples
     --------
@@ -102,6 +99,7 @@ def logit_adjusted_loss(
     return _adjusted(logits, targets, _log_priors(counts), tau, reduction)
 
 
+@fill_loss_doc
 @validate_params(
     constraints("class_counts", "reduction"), prefer_skip_nested_validation=True
 )
@@ -117,17 +115,13 @@ def balanced_softmax_loss(
     ----------
     logits : Tensor of shape (n_samples, n_classes)
         Unnormalised class scores (used unadjusted at test time).
-    targets : Tensor of shape (n_samples,), int
-        True class indices in ``[0, n_classes)``.
-    class_counts : array-like or Tensor of shape (n_classes,)
-        Training samples per class, from the whole training set.
-    reduction : {"mean", "sum", "none"}, default="mean"
-        How the per-sample losses are reduced.
+    %(targets)s
+    %(class_counts)s
+    %(reduction)s
 
     Returns
     -------
-    loss : Tensor
-        A scalar, or of shape (n_samples,) for ``reduction="none"``.
+    %(loss)s
 
     Notes
     -----
@@ -138,8 +132,7 @@ def balanced_softmax_loss(
 
     References
     ----------
-    .. [1] J. Ren, C. Yu, S. Sheng, X. Ma, H. Zhao, S. Yi and H. Li, "Balanced
-       Meta-Softmax for Long-Tailed Visual Recognition", NeurIPS 2020.
+    %(ref_balanced_softmax)s
 
     Examples
     --------
@@ -153,23 +146,20 @@ def balanced_softmax_loss(
     )
 
 
+@fill_loss_doc
 class LogitAdjustedLoss(LongTailLoss):
     r"""Logit-adjusted cross-entropy as a module; see :func:`logit_adjusted_loss`.
 
     Parameters
     ----------
-    class_counts : array-like or Tensor of shape (n_classes,)
-        Training samples per class (passed by the net as
-        ``criterion__class_counts``).
+    %(class_counts_module)s
     tau : float >= 0, default=1.0
         Scale of the adjustment; ``tau=0`` is plain cross-entropy.
-    reduction : {"mean", "sum", "none"}, default="mean"
-        How the per-sample losses are reduced.
+    %(reduction)s
 
     Attributes
     ----------
-    class_counts : Tensor of shape (n_classes,)
-        Buffer with the counts.
+    %(class_counts_buffer)s
     log_priors : Tensor of shape (n_classes,)
         Buffer with :math:`\log \pi_j` (zero counts given the smallest
         positive count).
@@ -180,8 +170,7 @@ class LogitAdjustedLoss(LongTailLoss):
 
     References
     ----------
-    .. [1] A. K. Menon, S. Jayasumana, A. S. Rawat, H. Jain, A. Veit and
-       S. Kumar, "Long-tail learning via logit adjustment", ICLR 2021.
+    %(ref_logit_adjustment)s
 
     Examples
     --------
@@ -213,6 +202,7 @@ class LogitAdjustedLoss(LongTailLoss):
         )
 
 
+@fill_loss_doc
 class BalancedSoftmaxLoss(LogitAdjustedLoss):
     r"""Balanced softmax cross-entropy as a module.
 
@@ -220,16 +210,12 @@ class BalancedSoftmaxLoss(LogitAdjustedLoss):
 
     Parameters
     ----------
-    class_counts : array-like or Tensor of shape (n_classes,)
-        Training samples per class (passed by the net as
-        ``criterion__class_counts``).
-    reduction : {"mean", "sum", "none"}, default="mean"
-        How the per-sample losses are reduced.
+    %(class_counts_module)s
+    %(reduction)s
 
     Attributes
     ----------
-    class_counts : Tensor of shape (n_classes,)
-        Buffer with the counts.
+    %(class_counts_buffer)s
     log_priors : Tensor of shape (n_classes,)
         Buffer with :math:`\log \pi_j`; adding it to the logits is the same,
         up to a constant per row, as adding :math:`\log n_j`.
@@ -241,8 +227,7 @@ class BalancedSoftmaxLoss(LogitAdjustedLoss):
 
     References
     ----------
-    .. [1] J. Ren, C. Yu, S. Sheng, X. Ma, H. Zhao, S. Yi and H. Li, "Balanced
-       Meta-Softmax for Long-Tailed Visual Recognition", NeurIPS 2020.
+    %(ref_balanced_softmax)s
 
     Examples
     --------

@@ -3,10 +3,12 @@
 import numpy as np
 from sklearn.utils._param_validation import validate_params
 
+from ltsk.losses._docstrings import fill_loss_doc
 from ltsk.losses._params import constraints
 from ltsk.utils._validation import check_class_counts
 
 
+@fill_loss_doc
 @validate_params(
     constraints("class_counts", "smooth_head", "smooth_tail", "shape"),
     prefer_skip_nested_validation=True,
@@ -26,9 +28,7 @@ def label_aware_smoothing(
 
     Parameters
     ----------
-    class_counts : array-like of shape (n_classes,)
-        Training samples per class (non-negative, at least one positive). A
-        ``torch.Tensor`` on any device is accepted too.
+    %(class_counts_array)s
     smooth_head : float in [0, 1], default=0.4
         :math:`\epsilon_1`, the smoothing of the largest class.
     smooth_tail : float in [0, 1], default=0.1

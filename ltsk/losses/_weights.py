@@ -5,11 +5,13 @@ from scipy.special import softmax
 from sklearn.utils._param_validation import validate_params
 
 # ltsk.nets._callbacks reads the scheme names from here
+from ltsk.losses._docstrings import fill_loss_doc
 from ltsk.losses._params import _SCHEMES as _SCHEMES
 from ltsk.losses._params import constraints
 from ltsk.utils._validation import check_class_counts
 
 
+@fill_loss_doc
 @validate_params(
     constraints("class_counts", "scheme", "beta", "power"),
     prefer_skip_nested_validation=True,
@@ -21,9 +23,7 @@ def class_weights(
 
     Parameters
     ----------
-    class_counts : array-like of shape (n_classes,)
-        Training samples per class (non-negative, at least one positive). A
-        ``torch.Tensor`` on any device is accepted too.
+    %(class_counts_array)s
     scheme : {"inverse", "sqrt_inverse", "effective_number", "power"}, default="inverse"
         How a weight depends on the class count :math:`n_j`:
 
