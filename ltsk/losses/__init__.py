@@ -29,19 +29,20 @@ _LAZY = {
     "balanced_softmax_loss": "ltsk.losses._logit_adjusted",
     "LDAMLoss": "ltsk.losses._ldam",
     "ldam_loss": "ltsk.losses._ldam",
-    "NormedLinear": "ltsk.losses._ldam",
+    "NormedLinear": "ltsk.nets._modules",
 }
 
 if TYPE_CHECKING:
     from ltsk.losses._class_balanced import ClassBalancedLoss, class_balanced_loss
     from ltsk.losses._focal import FocalLoss, focal_loss
-    from ltsk.losses._ldam import LDAMLoss, NormedLinear, ldam_loss
+    from ltsk.losses._ldam import LDAMLoss, ldam_loss
     from ltsk.losses._logit_adjusted import (
         BalancedSoftmaxLoss,
         LogitAdjustedLoss,
         balanced_softmax_loss,
         logit_adjusted_loss,
     )
+    from ltsk.nets._modules import NormedLinear
 
 __all__ = [
     "BalancedSoftmaxLoss",
