@@ -40,6 +40,7 @@ from ltsk.nets._checks import (
     refuse_unknown_params,
     takes_class_counts,
 )
+from ltsk.nets._convergence import CollapseCheckMixin
 from ltsk.nets._data import (
     EncodedDataset,
     random_crop_flip,
@@ -50,17 +51,20 @@ from ltsk.nets._loaders import LoaderMixin
 from ltsk.nets._modules import NormedLinear
 
 
-class BaseLongTailNet(FeatureExtractorMixin, LoaderMixin, NeuralNetClassifier):
+class BaseLongTailNet(
+    CollapseCheckMixin, FeatureExtractorMixin, LoaderMixin, NeuralNetClassifier
+):
     """Base class of ltsk's skorch networks; not meant to be used directly.
 
     It holds what every ltsk net shares: parameter validation, label encoding
     (any labels, a fixed ``classes`` set, ``partial_fit(classes=...)``), the
     class counts reaching a criterion that takes ``class_counts``, the cosine
     classifier for a criterion with ``normalized_classifier = True``, seeding
-    by ``random_state``, loaders that serve in-memory arrays a batch at a time,
-    the divergence check, loaders (:class:`~ltsk.nets._loaders.LoaderMixin`)
+    by ``random_state``, the divergence check, the warning for a fit that ends
+    as a constant predictor (``_convergence.CollapseCheckMixin``), loaders
+    that serve in-memory arrays a batch at a time (``_loaders.LoaderMixin``),
     and ``predict`` / ``predict_proba`` / ``transform`` / ``coef_`` /
-    ``intercept_`` (:class:`~ltsk.nets._inference.FeatureExtractorMixin`).
+    ``intercept_`` (``_inference.FeatureExtractorMixin``).
 
     A subclass adds its parameters (extending ``_parameter_constraints``),
     builds ``module_`` in ``initialize_module`` from :meth:`_build_backbone`,

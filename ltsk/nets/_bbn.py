@@ -392,6 +392,14 @@ class BBNClassifier(BaseLongTailNet):
             probabilities,
         )
 
+    def _batch_labels(self, batch):
+        (_, _), (y_c, _) = batch
+        return y_c
+
+    def _constant_loss_floor(self, label_counts):
+        # The loss mixes the uniform and the reversed batch's labels.
+        return None
+
     def train_step_single(self, batch, **fit_params):
         """One step on a uniform and a reversed batch, mixed with this epoch's alpha."""
         self._set_training(True)

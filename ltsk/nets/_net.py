@@ -312,6 +312,13 @@ class LongTailNetClassifier(BaseLongTailNet):
                 f'q="progressive", got q={self.q!r}.'
             )
 
+    def _constant_loss_floor(self, label_counts):
+        # Remix moves label weight between the classes of a pair, so the
+        # labels' frequencies no longer bound a constant predictor's loss.
+        if self.mixup == "remix":
+            return None
+        return super()._constant_loss_floor(label_counts)
+
     def initialize_module(self):
         """Build the backbone, size it with a dummy forward, add the classifier."""
         backbone, features = self._build_backbone()
