@@ -204,9 +204,12 @@ class BaseLongTailNet(
         return callbacks
 
     def _get_param_names(self):
-        # skorch lists its internal ``_params_to_validate`` as a parameter;
-        # __init__ rebuilds it from the ``prefix__name`` arguments anyway.
-        return [n for n in super()._get_param_names() if n != "_params_to_validate"]
+        # skorch lists every attribute not ending in "_" as a parameter: its
+        # internal ``_params_to_validate`` (__init__ rebuilds it from the
+        # ``prefix__name`` arguments) and scikit-learn's set_output
+        # configuration (which clone copies itself) are not.
+        internal = {"_params_to_validate", "_sklearn_output_config"}
+        return [n for n in super()._get_param_names() if n not in internal]
 
     def __getstate__(self):
         # Pickle stores classes by name, so a module class from __main__ only

@@ -4,6 +4,8 @@ from functools import partial
 
 import numpy as np
 import torch
+from sklearn.base import ClassNamePrefixFeaturesOutMixin
+from sklearn.utils._set_output import _SetOutputMixin
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch import nn
@@ -11,10 +13,20 @@ from torch import nn
 from ltsk.nets._checks import eval_mode
 
 
-class FeatureExtractorMixin:
+class FeatureExtractorMixin(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin):
     """``predict``, ``predict_proba``, ``transform``, ``coef_`` and ``intercept_``
     of a skorch net whose ``module_`` has ``features(x)`` and a final layer
-    ``classifier``; labels are ``classes_``."""
+    ``classifier``; labels are ``classes_``.
+
+    scikit-learn's mixins add ``get_feature_names_out`` (``"<classname><i>"``
+    for feature ``i``) and ``set_output(transform="pandas")``, which wraps
+    :meth:`transform` and :meth:`fit_transform`.
+    """
+
+    @property
+    def _n_features_out(self) -> int:
+        # The final layer's input size: what transform returns per sample.
+        return self.module_.classifier.in_features
 
     @property
     def classes_(self) -> np.ndarray:
