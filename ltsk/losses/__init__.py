@@ -33,7 +33,7 @@ _LAZY = {
     "balanced_softmax_loss": "ltsk.losses._logit_adjusted",
     "LDAMLoss": "ltsk.losses._ldam",
     "ldam_loss": "ltsk.losses._ldam",
-    "NormedLinear": "ltsk.losses._ldam",
+    "NormedLinear": "ltsk.nets._modules",
     "LabelAwareSmoothingLoss": "ltsk.losses._label_aware",
     "label_aware_smoothing_loss": "ltsk.losses._label_aware",
 }
@@ -45,13 +45,14 @@ if TYPE_CHECKING:
         LabelAwareSmoothingLoss,
         label_aware_smoothing_loss,
     )
-    from ltsk.losses._ldam import LDAMLoss, NormedLinear, ldam_loss
+    from ltsk.losses._ldam import LDAMLoss, ldam_loss
     from ltsk.losses._logit_adjusted import (
         BalancedSoftmaxLoss,
         LogitAdjustedLoss,
         balanced_softmax_loss,
         logit_adjusted_loss,
     )
+    from ltsk.nets._modules import NormedLinear
 
 __all__ = [
     "BalancedSoftmaxLoss",

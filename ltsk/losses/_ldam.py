@@ -1,14 +1,12 @@
-"""LDAM loss and the cosine classifier it is used with (Cao et al., NeurIPS 2019)."""
+"""LDAM loss (Cao et al., NeurIPS 2019); its cosine classifier, ``NormedLinear``, is
+in ``ltsk.nets._modules`` with the other modules the nets build."""
 
-import math
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.utils._param_validation import validate_params
-from torch import Tensor, nn
+from torch import Tensor
 
 from ltsk.losses._base import (
     Counts,
@@ -235,79 +233,3 @@ class LDAMLoss(LongTailLoss):
             f"scale={self.scale}, weighted={self.weight is not None}, "
             f"reduction={self.reduction!r}"
         )
-
-
-@fill_loss_doc
-class NormedLinear(nn.Module):
-    r"""Bias-free cosine classifier: logits are cosine similarities.
-
-    .. math:: z_j = \frac{x \cdot w_j}{\lVert x \rVert \, \lVert w_j \rVert}
-              \in [-1, 1]
-
-    Parameters
-    ----------
-    in_features : int
-        Size of each input sample.
-    out_features : int
-        Number of classes.
-    device, dtype : optional
-        Passed to the weight tensor, as for ``nn.Linear``.
-
-    Attributes
-    ----------
-    weight : Parameter of shape (out_features, in_features)
-        One row per class, like ``nn.Linear.weight``; only its direction
-        matters.
-
-    Notes
-    -----
-    Cao et al. [1]_ train LDAM with this normalised last layer, so that the
-    margins and the scale act on logits of a fixed range. A zero input row or
-    weight row gives zero logits (``F.normalize`` clamps the norm).
-
-    References
-    ----------
-    %(ref_ldam)s
-
-    Examples
-    --------
-    >>> import torch
-    >>> from ltsk.losses import NormedLinear
-    >>> layer = NormedLinear(2, 2)
-    >>> with torch.no_grad():
-    ...     layer.weight.copy_(torch.tensor([[3.0, 0.0], [1.0, 1.0]]))
-    Parameter...
-    >>> layer(torch.tensor([[5.0, 0.0]]))
-    tensor([[1.0000, 0.7071]], grad_fn=...)
-    """
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        sizes = {"in_features": in_features, "out_features": out_features}
-        for name, value in sizes.items():
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise TypeError(f"{name} must be a positive integer, got {value!r}.")
-            if value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
-        self.weight = nn.Parameter(
-            torch.empty(self.out_features, self.in_features, device=device, dtype=dtype)
-        )
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        # nn.Linear's initialisation; the scale is irrelevant after normalising.
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.linear(F.normalize(x, dim=-1), F.normalize(self.weight, dim=1))
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}"

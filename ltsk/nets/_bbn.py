@@ -1,6 +1,5 @@
 """BBNClassifier: the bilateral-branch network with cumulative learning."""
 
-import inspect
 from collections.abc import Iterator
 from functools import partial
 from numbers import Integral
@@ -8,15 +7,13 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from skorch.utils import to_tensor
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ltsk.nets._data import (
-    dataset_labels,
-    random_crop_flip,
-)
-from ltsk.nets._net import LongTailNetClassifier, _loader_generator
+from ltsk.nets._base import BaseLongTailNet
+from ltsk.nets._checks import loader_generator
+from ltsk.nets._data import dataset_labels
+from ltsk.nets._modules import BilateralBranchModule
 from ltsk.sampling._torch import ClassAwareSampler
 
 
@@ -86,55 +83,6 @@ def _default_branch(n_features: int) -> nn.Module:
     return nn.Sequential(nn.Linear(n_features, n_features), nn.ReLU())
 
 
-class BilateralBranchModule(nn.Module):
-    """Shared backbone, conventional and re-balancing branches, one classifier.
-
-    The classifier, with weight ``[W_c, W_r]``, reads
-    ``2 * [alpha * f_c, (1 - alpha) * f_r]`` in training and ``[f_c, f_r]``
-    at inference, as in the official code.
-
-    Parameters
-    ----------
-    backbone : nn.Module
-        Maps a batch of inputs to (n_samples, n_features) features.
-    conventional, rebalancing : nn.Module
-        The two branches, each mapping backbone features to
-        (n_samples, n_branch_features).
-    classifier : nn.Module
-        Maps (n_samples, 2 * n_branch_features) to logits.
-    """
-
-    def __init__(
-        self,
-        backbone: nn.Module,
-        conventional: nn.Module,
-        rebalancing: nn.Module,
-        classifier: nn.Module,
-    ) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.conventional = conventional
-        self.rebalancing = rebalancing
-        self.classifier = classifier
-
-    def mixed_logits(
-        self, x_c: torch.Tensor, x_r: torch.Tensor, alpha: float, **kwargs
-    ) -> torch.Tensor:
-        """Training logits: ``x_c`` through the conventional branch, ``x_r``
-        through the re-balancing one, mixed with weight ``alpha``."""
-        f_c = self.conventional(self.backbone(x_c, **kwargs))
-        f_r = self.rebalancing(self.backbone(x_r, **kwargs))
-        return self.classifier(2 * torch.cat([alpha * f_c, (1 - alpha) * f_r], 1))
-
-    def features(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
-        """Inference features ``[f_c(x), f_r(x)]``: both branches, unweighted."""
-        h = self.backbone(x, **kwargs)
-        return torch.cat([self.conventional(h), self.rebalancing(h)], 1)
-
-    def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
-        return self.classifier(self.features(x, **kwargs))
-
-
 class _PairedBatches:
     """One step = one uniform and one reversed batch: ``((X_c, X_r), (y_c, y_r))``.
 
@@ -160,18 +108,7 @@ class _PairedBatches:
             yield (x_c, x_r), (y_c, y_r)
 
 
-def _parent_only_params() -> list[str]:
-    """LongTailNetClassifier parameters that do not apply to BBN (e.g. ``q``)."""
-    own = inspect.signature(BBNClassifier.__init__).parameters
-    parent = inspect.signature(LongTailNetClassifier.__init__).parameters
-    return [
-        name
-        for name, p in parent.items()
-        if name not in own and p.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-
-
-class BBNClassifier(LongTailNetClassifier):
+class BBNClassifier(BaseLongTailNet):
     r"""Bilateral-Branch Network (BBN) with cumulative learning.
 
     A shared backbone (``module``) feeds two branches: the *conventional*
@@ -345,14 +282,10 @@ class BBNClassifier(LongTailNetClassifier):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        **{
-            name: constraint
-            for name, constraint in LongTailNetClassifier._parameter_constraints.items()
-            if name != "q"
-        },
+        **BaseLongTailNet._parameter_constraints,
         "branch": [None, callable],
     }
-    prefixes_: ClassVar[list[str]] = [*LongTailNetClassifier.prefixes_, "branch"]
+    prefixes_: ClassVar[list[str]] = [*BaseLongTailNet.prefixes_, "branch"]
 
     def __init__(
         self,
@@ -373,15 +306,6 @@ class BBNClassifier(LongTailNetClassifier):
         device="cpu",
         **kwargs,
     ):
-        not_applicable = sorted(set(_parent_only_params()) & set(kwargs))
-        if not_applicable:
-            # Otherwise LongTailNetClassifier would store them and BBN would
-            # silently ignore them.
-            raise TypeError(
-                f"BBNClassifier does not take {', '.join(not_applicable)}: its "
-                "two samplers (uniform and reversed) and its training step are "
-                "fixed by the method."
-            )
         super().__init__(
             module,
             criterion=criterion,
@@ -399,10 +323,6 @@ class BBNClassifier(LongTailNetClassifier):
             **kwargs,
         )
         self.branch = branch
-
-    def _get_param_names(self):
-        excluded = set(_parent_only_params())
-        return [n for n in super()._get_param_names() if n not in excluded]
 
     # ------------------------------------------------------------------ #
     # initialisation
@@ -453,7 +373,7 @@ class BBNClassifier(LongTailNetClassifier):
                 "custom iterator_train."
             )
         shuffle = kwargs.pop("shuffle", True)
-        generator = _loader_generator(True)
+        generator = loader_generator(True)
         labels = dataset_labels(dataset)
         probabilities = _reversed_class_probabilities(
             np.unique(labels, return_counts=True)[1]
@@ -472,14 +392,19 @@ class BBNClassifier(LongTailNetClassifier):
             probabilities,
         )
 
+    def _batch_labels(self, batch):
+        (_, _), (y_c, _) = batch
+        return y_c
+
+    def _constant_loss_floor(self, label_counts):
+        # The loss mixes the uniform and the reversed batch's labels.
+        return None
+
     def train_step_single(self, batch, **fit_params):
         """One step on a uniform and a reversed batch, mixed with this epoch's alpha."""
         self._set_training(True)
         (x_c, x_r), (y_c, y_r) = batch
-        x_c = to_tensor(x_c, device=self.device)
-        x_r = to_tensor(x_r, device=self.device)
-        if self.augment:
-            x_c, x_r = random_crop_flip(x_c), random_crop_flip(x_r)
+        x_c, x_r = self._augmented(x_c), self._augmented(x_r)
         alpha = self.history[-1, "alpha"]
         logits = self.module_.mixed_logits(x_c, x_r, alpha, **fit_params)
         loss = alpha * self.get_loss(logits, y_c, X=x_c, training=True) + (

@@ -15,7 +15,7 @@ from ltsk.datasets import load_digits_lt
 from ltsk.heads import TauNormHead
 from ltsk.losses import BalancedSoftmaxLoss, LDAMLoss, NormedLinear
 from ltsk.nets import MLP, BBNClassifier, DeferredReweighting, bbn_alpha
-from ltsk.nets._bbn import BilateralBranchModule
+from ltsk.nets._modules import BilateralBranchModule
 
 COUNTS = np.array([60, 25, 10, 5])
 # p_j ∝ 1/n_j for COUNTS: 1/60 : 1/25 : 1/10 : 1/5 = 5 : 12 : 30 : 60 (x 1/300).
@@ -507,3 +507,29 @@ def test_alpha_resumed_from_a_checkpoint_continues_the_schedule(tmp_path):
     ).fit(X, y)
     assert resumed.history[:, "alpha"] == straight
     assert resumed.history[:, "bbn_epochs"] == [5] * 5
+
+
+def test_bbn_shares_the_base_class_and_carries_no_joint_only_attributes():
+    from ltsk.nets import LongTailNetClassifier
+    from ltsk.nets._base import BaseLongTailNet
+
+    assert issubclass(BBNClassifier, BaseLongTailNet)
+    assert issubclass(LongTailNetClassifier, BaseLongTailNet)
+    assert not issubclass(BBNClassifier, LongTailNetClassifier)
+    net = BBNClassifier(MLP)
+    joint_only = ["q", "progressive_epochs", "mixup", "mixup_alpha"]
+    joint_only += ["remix_kappa", "remix_tau"]
+    for name in joint_only:
+        assert hasattr(LongTailNetClassifier(MLP), name)
+        assert not hasattr(net, name)
+    assert set(net.get_params(deep=False)) >= {"branch", "augment", "random_state"}
+
+
+def test_unknown_keyword_is_refused_at_construction_by_both_nets():
+    from ltsk.nets import LongTailNetClassifier
+
+    for cls in (LongTailNetClassifier, BBNClassifier):
+        with pytest.raises(TypeError, match=rf"{cls.__name__} does not take lrate"):
+            cls(MLP, lrate=0.1)
+        # skorch's own parameters and prefixed ones still pass through
+        cls(MLP, warm_start=True, module__hidden_units=(4,), callbacks__print_log=None)
