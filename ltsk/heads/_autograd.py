@@ -18,6 +18,7 @@ from sklearn import get_config
 from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 
+from ltsk.heads._device import is_tensor
 from ltsk.heads._solver import minimize_lbfgs
 
 _SMALL_PROBLEM_BYTES = 64 * 2**20
@@ -34,13 +35,40 @@ def block_tensor(F, rows, device=None):
     import torch
 
     if device is not None:
-        from ltsk.heads._torch import device_rows
-
         return device_rows(F, rows, device)
     block = F[rows]
     if sparse.issparse(block):
         block = block.toarray()
     return torch.as_tensor(np.asarray(block, dtype=np.float64))
+
+
+def device_rows(F, rows, device, dtype=None):
+    """Rows ``rows`` of ``F`` as a dense ``dtype`` tensor on ``device``.
+
+    A tensor already there is sliced (no copy through the host); a host array
+    moves one block at a time, a sparse block densified first.
+    """
+    import torch
+
+    dtype = torch.float64 if dtype is None else dtype
+    block = F[rows]
+    if is_tensor(block):
+        return block.to(device=device, dtype=dtype)
+    if sparse.issparse(block):
+        block = block.toarray()
+    return on_device(block, device, dtype)
+
+
+def on_device(values, device, dtype=None):
+    """A host array as a ``dtype`` (default float64) tensor on ``device``."""
+    import torch
+
+    dtype = torch.float64 if dtype is None else dtype
+    values = np.asarray(values)
+    if not values.flags.writeable:
+        # torch refuses to share read-only memory (a memmap opened "r").
+        values = values.copy()
+    return torch.as_tensor(values, device=device).to(dtype)
 
 
 def autograd_objective(

@@ -15,10 +15,10 @@ predicted indices) comes back. The fitted attributes are numpy arrays.
 
 import numpy as np
 import torch
-from scipy import sparse
 from sklearn.utils import gen_batches
 
-from ltsk.heads._autograd import autograd_objective, fit_autograd
+from ltsk.heads._autograd import autograd_objective, device_rows, fit_autograd
+from ltsk.heads._autograd import on_device as _on
 from ltsk.heads._constrained import minimize_spg, project_rows
 from ltsk.heads._device import is_tensor
 from ltsk.heads._solver import (
@@ -105,24 +105,6 @@ def to_host(values):
     if is_tensor(values):
         return values.detach().cpu().numpy()
     return values
-
-
-def device_rows(F, rows, device, dtype=torch.float64):
-    """Rows ``rows`` of ``F`` as a dense ``dtype`` tensor on ``device``.
-
-    A tensor already there is sliced (no copy through the host); a host array
-    moves one block at a time, a sparse block densified first.
-    """
-    block = F[rows]
-    if is_tensor(block):
-        return block.to(device=device, dtype=dtype)
-    if sparse.issparse(block):
-        block = block.toarray()
-    return torch.as_tensor(np.asarray(block), device=device).to(dtype)
-
-
-def _on(values, device, dtype=torch.float64):
-    return torch.as_tensor(np.asarray(values), device=device).to(dtype)
 
 
 def _blocks(F, row_bytes):
