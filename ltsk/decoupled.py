@@ -153,6 +153,12 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     drift during stage 2 (unlike the reference implementation, which keeps the
     backbone in train mode).
 
+    A head given a torch ``device`` (``CRTHead(device="cuda")``) receives the
+    features of an ltsk network or :class:`~ltsk.nets.TorchExtractor` on that
+    same device as a tensor left there, so they never pass through host
+    memory (without ``memory``, whose cache holds host arrays); any other
+    extractor's features go to the head as before.
+
     References
     ----------
     .. [1] B. Kang, S. Xie, M. Rohrbach, Z. Yan, A. Gordo, J. Feng and
