@@ -20,9 +20,9 @@ tol : float > 0, default={default}
     "device": """\
 device : str, torch.device or None, default={default}
     Where ``fit`` and the scoring run. None uses numpy (torch is not
-    imported); a torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``)
-    evaluates the solver's objective and the scores in torch, in float64, on
-    that device, and accepts ``F`` as a tensor already there (no copy through
+    imported); a torch device (``"cuda"``, ``"cuda:1"``, ``"cpu"``) evaluates
+    the solver's objective and the scores in torch, in float64, on that
+    device, and accepts ``F`` as a tensor already there (no copy through
     host memory). The results equal the numpy path's within float tolerance;
     the fitted attributes are numpy arrays either way. See "Heads on a GPU"
     in the user guide.""",

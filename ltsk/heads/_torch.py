@@ -37,8 +37,8 @@ def resolve_device(device):
         resolved = torch.device(device)
     except (RuntimeError, TypeError, ValueError) as exc:
         raise ValueError(
-            f"device={device!r} is not a torch device: use None, 'cpu', 'cuda', "
-            f"'cuda:N' or 'mps' ({exc})."
+            f"device={device!r} is not a torch device: use None, 'cpu', 'cuda' "
+            f"or 'cuda:N' ({exc})."
         ) from exc
     if resolved.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -49,15 +49,16 @@ def resolve_device(device):
                 "device(s). Use device=None (numpy) or device='cpu'."
             )
     elif resolved.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise ValueError(
-                f"device={device!r} is not available: torch reports no MPS "
-                "backend. Use device=None (numpy) or device='cpu'."
-            )
+        # Checked before availability: the answer is the same on every Mac.
+        raise ValueError(
+            f"device={device!r} is not supported: the heads' solvers and scores "
+            "compute in float64, which torch's MPS backend does not provide. Use "
+            "device=None (numpy) or device='cpu'."
+        )
     elif resolved.type != "cpu":
         raise ValueError(
             f"device={device!r} is not supported by the heads: use None, 'cpu', "
-            "'cuda', 'cuda:N' or 'mps'."
+            "'cuda' or 'cuda:N'."
         )
     return resolved
 

@@ -154,6 +154,7 @@ def test_device_rows_takes_a_tensor_without_a_copy(data):
         ("gpu", "device='gpu' is not a torch device"),
         ("cuda:99", "device='cuda:99' is not available"),
         ("meta", "device='meta' is not supported"),
+        ("mps", "device='mps' is not supported.*float64"),
     ],
 )
 def test_bad_device_names_device(device, match, data):
