@@ -32,6 +32,7 @@ from sklearn.utils.validation import (
 )
 
 from ltsk.heads import HEADS
+from ltsk.heads._device import is_tensor
 
 __all__ = ["DecoupledClassifier"]
 
@@ -151,6 +152,12 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     them in eval mode, so BatchNorm statistics of the "frozen" backbone do not
     drift during stage 2 (unlike the reference implementation, which keeps the
     backbone in train mode).
+
+    A head given a torch ``device`` (``CRTHead(device="cuda")``) receives the
+    features of an ltsk network or :class:`~ltsk.nets.TorchExtractor` on that
+    same device as a tensor left there, so they never pass through host
+    memory (without ``memory``, whose cache holds host arrays); any other
+    extractor's features go to the head as before.
 
     References
     ----------
@@ -288,7 +295,7 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             method_mapping=MethodMapping().add(caller="fit", callee="fit"),
         )
 
-    def _features(self, X, *, reset):
+    def _features(self, X, *, reset, device=None):
         if self.extractor is None:
             return validate_data(
                 self, X, reset=reset, accept_sparse="csr", ensure_min_samples=1
@@ -299,9 +306,15 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         memory = check_memory(
             os.fspath(location) if isinstance(location, os.PathLike) else location
         )
-        if memory.location is None:
+        features = None
+        if memory.location is None and device is not None:
+            # device path: a net on the head's device hands over its tensor.
+            from ltsk.heads._torch import extractor_features
+
+            features = extractor_features(self.extractor, X, device)
+        if features is None and memory.location is None:
             features = self.extractor.transform(X)
-        else:
+        elif features is None:
             cached = memory.cache(_transform, ignore=["extractor", "X"])
             features = cached(
                 self.extractor, X, _extractor_key(self.extractor), _fingerprint(X)
@@ -310,7 +323,7 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         # the heads take CSR rows without densifying them.
         if sparse.issparse(features):
             features = features.tocsr()
-        else:
+        elif not is_tensor(features):
             features = np.asarray(features)
         if features.ndim != 2:
             raise ValueError(
@@ -324,6 +337,9 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"for {n_inputs} input samples; it must return one row per sample."
             )
         return features
+
+    def _head_device(self):
+        return getattr(self.head_, "device", None)
 
     def _check_extractor(self):
         extractor = self.extractor
@@ -394,13 +410,13 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         else:
             self.classes_ = np.unique(y)
 
-        features = self._features(X, reset=True)
+        head = self._make_head()
+        features = self._features(X, reset=True, device=getattr(head, "device", None))
         if features.shape[0] != y.shape[0]:
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: {features.shape[0]} "
                 f"and {y.shape[0]}."
             )
-        head = self._make_head()
         if _routing_enabled():
             fit_params = process_routing(
                 self, "fit", sample_weight=sample_weight
@@ -451,7 +467,9 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             Predicted labels, from ``classes_``.
         """
         check_is_fitted(self)
-        return self.head_.predict(self._features(X, reset=False))
+        return self.head_.predict(
+            self._features(X, reset=False, device=self._head_device())
+        )
 
     @available_if(_head_has("predict_proba"))
     def predict_proba(self, X):
@@ -468,7 +486,9 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             Probabilities; a class absent from the training data has column 0.
         """
         check_is_fitted(self)
-        proba = self.head_.predict_proba(self._features(X, reset=False))
+        proba = self.head_.predict_proba(
+            self._features(X, reset=False, device=self._head_device())
+        )
         return self._expand(proba, 0.0)
 
     @available_if(_head_has("predict_proba"))
@@ -504,7 +524,9 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             for two classes).
         """
         check_is_fitted(self)
-        scores = self.head_.decision_function(self._features(X, reset=False))
+        scores = self.head_.decision_function(
+            self._features(X, reset=False, device=self._head_device())
+        )
         if scores.ndim == 1:
             return scores
         return self._expand(scores, -np.inf)

@@ -19,7 +19,9 @@
 Every head is a scikit-learn classifier with ``fit(F, y, *, coef=None,
 intercept=None, classes=None)``, where ``coef``/``intercept`` are the jointly
 trained linear classifier's weights. ``import ltsk.heads`` does not import
-torch; only the ``fit`` of the heads that state their objective in torch does.
+torch; only the ``fit`` of the heads that state their objective in torch does,
+and any head given a torch ``device`` (its solver and scoring then run in
+torch on that device; see "Heads on a GPU" in the user guide).
 """
 
 from ltsk.heads._crt import CRTHead

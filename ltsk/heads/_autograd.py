@@ -18,24 +18,57 @@ from sklearn import get_config
 from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 
+from ltsk.heads._device import is_tensor
 from ltsk.heads._solver import minimize_lbfgs
 
 _SMALL_PROBLEM_BYTES = 64 * 2**20
 _BLOCK_MIB = 16
 
 
-def block_tensor(F, rows):
+def block_tensor(F, rows, device=None):
     """Rows ``rows`` of ``F`` as a float64 torch tensor (a sparse block densified).
 
     Only one row block is densified at a time, so sparse ``F`` is never
-    densified whole.
+    densified whole. With a ``device`` (a head's ``device`` path), the block
+    goes there; ``F`` may then be a tensor already on it.
     """
     import torch
 
+    if device is not None:
+        return device_rows(F, rows, device)
     block = F[rows]
     if sparse.issparse(block):
         block = block.toarray()
     return torch.as_tensor(np.asarray(block, dtype=np.float64))
+
+
+def device_rows(F, rows, device, dtype=None):
+    """Rows ``rows`` of ``F`` as a dense ``dtype`` tensor on ``device``.
+
+    A tensor already there is sliced (no copy through the host); a host array
+    moves one block at a time, a sparse block densified first.
+    """
+    import torch
+
+    dtype = torch.float64 if dtype is None else dtype
+    block = F[rows]
+    if is_tensor(block):
+        return block.to(device=device, dtype=dtype)
+    if sparse.issparse(block):
+        block = block.toarray()
+    return on_device(block, device, dtype)
+
+
+def on_device(values, device, dtype=None):
+    """A host array as a ``dtype`` (default float64) tensor on ``device``."""
+    import torch
+
+    dtype = torch.float64 if dtype is None else dtype
+    values = np.asarray(values)
+    if not values.flags.writeable:
+        # torch refuses to share read-only memory (a memmap opened "r").
+        values = values.copy()
+    return torch.as_tensor(values, device=device).to(dtype)
 
 
 def autograd_objective(
@@ -45,6 +78,7 @@ def autograd_objective(
     *,
     row_bytes: int,
     penalty: Callable | None = None,
+    device=None,
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
     """The objective as ``fun(x) -> (value, gradient)`` on a flat float64 vector.
 
@@ -69,6 +103,9 @@ def autograd_objective(
         Bytes per row of a block's intermediates (sets the block size).
     penalty : callable or None, default=None
         ``penalty(params) -> 0-d tensor``, added once per evaluation.
+    device : torch.device or None, default=None
+        Where the parameters live (None: torch's default, the CPU). Each
+        evaluation copies ``x`` there and the gradient back.
 
     Returns
     -------
@@ -98,7 +135,7 @@ def autograd_objective(
         }
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-        flat = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        flat = torch.tensor(x, dtype=torch.float64, device=device, requires_grad=True)
         value = 0.0
         terms = [] if penalty is None else [lambda: penalty(split(flat))]
         terms += [
@@ -113,7 +150,7 @@ def autograd_objective(
             value += float(loss.detach())
         if flat.grad is None:
             return value, np.zeros_like(x)
-        return value, flat.grad.numpy().copy()
+        return value, flat.grad.cpu().numpy().copy()
 
     return fun
 
@@ -129,6 +166,7 @@ def fit_autograd(
     tol: float,
     owner: str,
     n_classes: int = 1,
+    device=None,
 ) -> tuple[dict[str, np.ndarray], int]:
     """Minimise ``sum of block_loss over row blocks + penalty`` with L-BFGS-B.
 
@@ -154,6 +192,10 @@ def fit_autograd(
         Gradient tolerance of the scaled objective.
     owner : str
         Name used in warnings and errors.
+    n_classes : int, default=1
+        Number of classes in the fit (divides ``tol``).
+    device : torch.device or None, default=None
+        As in :func:`autograd_objective`.
 
     Returns
     -------
@@ -167,7 +209,12 @@ def fit_autograd(
         [np.asarray(value, dtype=np.float64).ravel() for value in params0.values()]
     )
     fun = autograd_objective(
-        block_loss, shapes, n_samples, row_bytes=row_bytes, penalty=penalty
+        block_loss,
+        shapes,
+        n_samples,
+        row_bytes=row_bytes,
+        penalty=penalty,
+        device=device,
     )
     import torch
 

@@ -16,13 +16,35 @@ from sklearn.utils import gen_batches
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_consistent_length,
     check_is_fitted,
+    column_or_1d,
     validate_data,
 )
 
-from ltsk.heads._solver import block_rows, fit_multinomial, weighted_mean
+from ltsk.heads._device import DEVICE_CONSTRAINT, is_tensor
+from ltsk.heads._solver import (
+    JOINT_ALPHA,
+    JOINT_MAX_ITER,
+    JOINT_TOL,
+    block_rows,
+    fit_multinomial,
+    weighted_mean,
+)
 
 _DTYPES = (np.float64, np.float32)
+# What _class_scores keeps of a block's scores (the device path has its own).
+_TRANSFORMS = {
+    None: None,
+    "binary": lambda s: (s[:, 1:] - s[:, :1]).ravel(),
+    "softmax": functools.partial(softmax, axis=1),
+    "log_softmax": functools.partial(log_softmax, axis=1),
+}
+
+
+def _host(values):
+    """A tensor of labels or weights as a numpy array; anything else unchanged."""
+    return values.detach().cpu().numpy() if is_tensor(values) else values
 
 
 def _encode_small_integers(y):
@@ -117,7 +139,9 @@ class BaseHead(ClassifierMixin, BaseEstimator):
     n_classes).
     """
 
-    _parameter_constraints: ClassVar[dict] = {}
+    # Subclasses spread this into their own constraints; every head takes a
+    # ``device`` (None: numpy; a torch device: see ltsk.heads._torch).
+    _parameter_constraints: ClassVar[dict] = {**DEVICE_CONSTRAINT}
     # True for heads whose _fit detects NaN/inf in F from a pass it makes
     # anyway (and then raises scikit-learn's error), saving the validation pass.
     _fit_checks_finite: ClassVar[bool] = False
@@ -152,14 +176,22 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         self : object
             The fitted head.
         """
-        F, y = validate_data(
-            self,
-            F,
-            y,
-            accept_sparse="csr",
-            dtype=_DTYPES,
-            ensure_all_finite=not self._fit_checks_finite,
-        )
+        # --- device path: a feature tensor is validated where it lives.
+        if self._torch() is not None and is_tensor(F):
+            F = self._torch().check_tensor(self, F, reset=True)
+            y = column_or_1d(_host(y), warn=True)
+            check_consistent_length(F, y)
+        # --- end device path
+        else:
+            F, y = validate_data(
+                self,
+                F,
+                y,
+                accept_sparse="csr",
+                dtype=_DTYPES,
+                ensure_all_finite=not self._fit_checks_finite
+                or self.device is not None,
+            )
         encoded = _encode_small_integers(y) if classes is None else None
         if encoded is None:
             check_classification_targets(y)
@@ -170,7 +202,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             classes_, y_encoded, counts = encoded
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
-                sample_weight, F, dtype=np.float64, ensure_non_negative=True
+                _host(sample_weight), F, dtype=np.float64, ensure_non_negative=True
             )
             counts = np.bincount(
                 y_encoded, weights=sample_weight, minlength=classes_.shape[0]
@@ -180,8 +212,9 @@ class BaseHead(ClassifierMixin, BaseEstimator):
                 "Classifier can't train when only one class is present; y must "
                 f"contain at least 2 classes, got {np.count_nonzero(counts)}."
             )
+        dtype = F.dtype if self._torch() is None else self._torch().numpy_dtype(F)
         coef, intercept = _check_joint(
-            coef, intercept, classes_.shape[0], F.shape[1], F.dtype
+            coef, intercept, classes_.shape[0], F.shape[1], dtype
         )
         self.classes_ = classes_
         self.class_counts_ = counts
@@ -193,8 +226,23 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    def _torch(self):
+        """The module of the device path when ``device`` is set, else None.
+
+        Resolving the device here makes an unusable one fail, naming
+        ``device``, before any work.
+        """
+        if getattr(self, "device", None) is None:
+            return None
+        from ltsk.heads import _torch
+
+        _torch.resolve_device(self.device)
+        return _torch
+
     def _validated(self, F):
         check_is_fitted(self)
+        if self._torch() is not None and is_tensor(F):
+            return self._torch().check_tensor(self, F, reset=False)
         return validate_data(self, F, reset=False, accept_sparse="csr", dtype=_DTYPES)
 
     def _blocks(self, F):
@@ -210,13 +258,16 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         block.
         """
         F = self._validated(F)
+        if self._torch() is not None:
+            return self._torch().class_scores(self, F, transform)
+        transform = _TRANSFORMS[transform]
         out = None
         for rows in self._blocks(F):
             scores = self._masked_scores(F[rows])
             if transform is not None:
                 scores = transform(scores)
             if out is None:
-                out = np.empty((F.shape[0], scores.shape[1]), dtype=scores.dtype)
+                out = np.empty((F.shape[0], *scores.shape[1:]), dtype=scores.dtype)
             out[rows] = scores
         return out
 
@@ -244,7 +295,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         if self.classes_.shape[0] == 2:
-            return self._class_scores(F, lambda s: s[:, 1:] - s[:, :1]).ravel()
+            return self._class_scores(F, "binary")
         return self._class_scores(F)
 
     def predict_proba(self, F):
@@ -261,7 +312,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             Probability of each class, columns in ``classes_`` order; classes
             absent in training get 0.
         """
-        return self._class_scores(F, functools.partial(softmax, axis=1))
+        return self._class_scores(F, "softmax")
 
     def predict_log_proba(self, F):
         """Logarithm of :meth:`predict_proba`.
@@ -277,7 +328,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             Log-probability of each class, columns in ``classes_`` order;
             classes absent in training get ``-inf``.
         """
-        return self._class_scores(F, functools.partial(log_softmax, axis=1))
+        return self._class_scores(F, "log_softmax")
 
     def predict(self, F):
         """Predict the class with the highest score.
@@ -293,6 +344,8 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             Predicted labels, taken from ``classes_``.
         """
         F = self._validated(F)
+        if self._torch() is not None:
+            return self.classes_[self._torch().class_scores(self, F, "argmax")]
         # Row blocks: only the argmax is kept, so predicting never holds the
         # full (n_samples, n_classes) score matrix.
         indices = np.empty(F.shape[0], dtype=np.intp)
@@ -315,15 +368,26 @@ class LinearHead(BaseHead):
         """
         if coef is not None:
             return coef, intercept, None
+        weights = np.ones(F.shape[0]) if sample_weight is None else sample_weight
+        owner = f"{type(self).__name__} (joint classifier)"
+        if self._torch() is not None:  # device path
+            torch_ = self._torch()
+            device = torch_.resolve_device(self.device)
+            coef, intercept, _ = torch_.fit_multinomial(
+                F, y, counts, device=device, sample_weight=sample_weight, q=1.0,
+                alpha=JOINT_ALPHA, max_iter=JOINT_MAX_ITER, tol=JOINT_TOL,
+                owner=owner,
+            )  # fmt: skip
+            mean = torch_.weighted_mean(F, weights, device).cpu().numpy()
+            return coef, intercept, (mean / weights.sum()).astype(coef.dtype)
         coef, intercept, _ = fit_multinomial(
             F,
             y,
             counts,
             sample_weight=sample_weight,
             q=1.0,
-            owner=f"{type(self).__name__} (joint classifier)",
+            owner=owner,
         )
-        weights = np.ones(F.shape[0]) if sample_weight is None else sample_weight
         mean = (weighted_mean(F, weights) / weights.sum()).astype(F.dtype)
         return coef, intercept, mean
 

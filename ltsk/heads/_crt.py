@@ -8,9 +8,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ltsk.heads._base import LinearHead
 from ltsk.heads._constrained import fit_multinomial_constrained, head_smoothing
+from ltsk.heads._device import DEVICE_CONSTRAINT
+from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import fit_multinomial
 
 
+@fill_params
 class CRTHead(LinearHead):
     r"""Classifier re-training: a new linear classifier with class-aware sampling.
 
@@ -56,6 +59,7 @@ class CRTHead(LinearHead):
     smooth_shape : {"concave", "linear", "convex"}, default="concave"
         Curve of the smoothing between them, see
         :func:`ltsk.losses.label_aware_smoothing`.
+    %(device)s
 
     Attributes
     ----------
@@ -188,6 +192,7 @@ class CRTHead(LinearHead):
     """
 
     _parameter_constraints: ClassVar[dict] = {
+        **DEVICE_CONSTRAINT,
         "q": [Interval(Real, 0, 1, closed="both")],
         "gamma": [Interval(Real, 0, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -210,6 +215,8 @@ class CRTHead(LinearHead):
         smooth_head=0.0,
         smooth_tail=0.0,
         smooth_shape="concave",
+        *,
+        device=None,
     ):
         self.q = q
         self.gamma = gamma
@@ -220,6 +227,7 @@ class CRTHead(LinearHead):
         self.smooth_head = smooth_head
         self.smooth_tail = smooth_tail
         self.smooth_shape = smooth_shape
+        self.device = device
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
         smoothing = head_smoothing(self, counts)
@@ -232,15 +240,25 @@ class CRTHead(LinearHead):
             "tol": self.tol,
             "owner": type(self).__name__,
         }
-        if self.smooth_head == self.smooth_tail == 0 and self.max_norm is None:
+        if self.gamma > 0 and np.any(smoothing > 0):
+            raise ValueError(
+                f"gamma={self.gamma:g} cannot be combined with label-aware "
+                "smoothing (smooth_head, smooth_tail): the smoothed loss is "
+                "a cross-entropy; set gamma=0 or both smoothing factors to 0."
+            )
+        if self._torch() is not None:  # device path
+            coef, intercept, self.n_iter_ = self._torch().fit_multinomial(
+                F,
+                y,
+                counts,
+                device=self._torch().resolve_device(self.device),
+                smoothing=smoothing if np.any(smoothing > 0) else None,
+                max_norm=self.max_norm,
+                **common,
+            )
+        elif self.smooth_head == self.smooth_tail == 0 and self.max_norm is None:
             coef, intercept, self.n_iter_ = fit_multinomial(F, y, counts, **common)
         else:
-            if self.gamma > 0 and np.any(smoothing > 0):
-                raise ValueError(
-                    f"gamma={self.gamma:g} cannot be combined with label-aware "
-                    "smoothing (smooth_head, smooth_tail): the smoothed loss is "
-                    "a cross-entropy; set gamma=0 or both smoothing factors to 0."
-                )
             coef, intercept, self.n_iter_ = fit_multinomial_constrained(
                 F,
                 y,

@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._autograd import block_tensor, fit_autograd
 from ltsk.heads._base import BaseHead, LinearHead
+from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import balanced_weights, encode_present
 
@@ -40,6 +41,7 @@ class DisAlignHead(BaseHead):
         on all learned parameters (the authors' weight decay).
     %(max_iter)s
     %(tol)s
+    %(device)s
 
     Attributes
     ----------
@@ -119,6 +121,7 @@ class DisAlignHead(BaseHead):
     """
 
     _parameter_constraints: ClassVar[dict] = {
+        **DEVICE_CONSTRAINT,
         "rho": [Interval(Real, 0, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -127,30 +130,37 @@ class DisAlignHead(BaseHead):
 
     _joint = LinearHead._joint
 
-    def __init__(self, rho=1.2, alpha=5e-4, max_iter=1000, tol=1e-5):
+    def __init__(self, rho=1.2, alpha=5e-4, max_iter=1000, tol=1e-5, *, device=None):
         self.rho = rho
         self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
+        self.device = device
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
         import torch
 
         coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
+        # None, or the head's device: the loss's tensors are created there.
+        device = (
+            None if self._torch() is None else self._torch().resolve_device(self.device)
+        )
         present = np.flatnonzero(counts > 0)
         n_present, n_features = present.size, F.shape[1]
         # s_i = r_{y_i} w_i / sum_k r_{y_k} w_k, and r_j oc n_j^-rho: the
         # sampling weights of power q = 1 - rho.
-        weights = torch.from_numpy(
-            balanced_weights(y, counts, 1.0 - self.rho, sample_weight)
+        weights = torch.as_tensor(
+            balanced_weights(y, counts, 1.0 - self.rho, sample_weight), device=device
         )
-        target = torch.from_numpy(encode_present(y, counts))
-        W = torch.from_numpy(np.asarray(coef[present], dtype=np.float64))
-        b = torch.from_numpy(np.asarray(intercept[present], dtype=np.float64))
+        target = torch.as_tensor(encode_present(y, counts), device=device)
+        W = torch.as_tensor(np.asarray(coef[present], dtype=np.float64), device=device)
+        b = torch.as_tensor(
+            np.asarray(intercept[present], dtype=np.float64), device=device
+        )
         alpha = self.alpha
 
         def block_loss(params, rows):
-            X = block_tensor(F, rows)
+            X = block_tensor(F, rows, device)
             gate = torch.sigmoid(X @ params["v"] + params["c"])[:, None]
             z = X @ W.T + b
             scores = (1.0 + gate * params["scale"]) * z + gate * params["shift"]
@@ -177,8 +187,9 @@ class DisAlignHead(BaseHead):
             tol=self.tol,
             n_classes=n_present,
             owner=type(self).__name__,
+            device=device,
         )
-        dtype = F.dtype
+        dtype = coef.dtype
         self.coef_ = coef
         self.intercept_ = intercept
         self.logit_scale_ = np.zeros(counts.shape[0], dtype=dtype)

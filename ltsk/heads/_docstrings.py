@@ -17,6 +17,15 @@ tol : float > 0, default={default}
     divided by its value at the start is below ``tol / n_classes`` (each
     class's parameters carry a ``1/n_classes`` share of a class-balanced
     loss, so the bound keeps its meaning as classes grow).""",
+    "device": """\
+device : str, torch.device or None, default={default}
+    Where ``fit`` and the scoring run. None uses numpy (torch is not
+    imported); a torch device (``"cuda"``, ``"cuda:1"``, ``"cpu"``) evaluates
+    the solver's objective and the scores in torch, in float64, on that
+    device, and accepts ``F`` as a tensor already there (no copy through
+    host memory). The results equal the numpy path's within float tolerance;
+    the fitted attributes are numpy arrays either way. See "Heads on a GPU"
+    in the user guide.""",
     # fitted attributes
     "classes_": """\
 classes_ : ndarray of shape (n_classes,)

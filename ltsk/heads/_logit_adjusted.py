@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._base import LinearHead
+from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._tau_path import TauFamilyMixin
 
@@ -49,6 +50,7 @@ class LogitAdjustedHead(TauFamilyMixin, LinearHead):
         decisions), which adds a constant and changes nothing. An unknown
         prior can be estimated from unlabelled data with
         :func:`ltsk.posthoc.estimate_target_prior`.
+    %(device)s
 
     Attributes
     ----------
@@ -111,13 +113,15 @@ class LogitAdjustedHead(TauFamilyMixin, LinearHead):
     """
 
     _parameter_constraints: ClassVar[dict] = {
+        **DEVICE_CONSTRAINT,
         "tau": [Interval(Real, 0, None, closed="left")],
         "target_prior": ["array-like", None],
     }
 
-    def __init__(self, tau=1.0, *, target_prior=None):
+    def __init__(self, tau=1.0, *, target_prior=None, device=None):
         self.tau = tau
         self.target_prior = target_prior
+        self.device = device
 
     def _log_target(self, n_classes):
         """``log(target_prior)`` (normalised), or None for the uniform prior."""

@@ -13,6 +13,7 @@ from ltsk.heads._constrained import (
     scales_smoothing_gradient,
     with_linear_term,
 )
+from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import (
     balanced_weights,
@@ -115,6 +116,7 @@ class LWSHead(LinearHead):
     smooth_shape : {"concave", "linear", "convex"}, default="concave"
         Curve of the smoothing between them, see
         :func:`ltsk.losses.label_aware_smoothing`.
+    %(device)s
 
     Attributes
     ----------
@@ -188,6 +190,7 @@ class LWSHead(LinearHead):
     """
 
     _parameter_constraints: ClassVar[dict] = {
+        **DEVICE_CONSTRAINT,
         "q": [Interval(Real, 0, 1, closed="both")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -206,6 +209,8 @@ class LWSHead(LinearHead):
         smooth_head=0.0,
         smooth_tail=0.0,
         smooth_shape="concave",
+        *,
+        device=None,
     ):
         self.q = q
         self.alpha = alpha
@@ -214,16 +219,34 @@ class LWSHead(LinearHead):
         self.smooth_head = smooth_head
         self.smooth_tail = smooth_tail
         self.smooth_shape = smooth_shape
+        self.device = device
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
         coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
         present = np.flatnonzero(counts > 0)
         y_present = encode_present(y, counts)
         weights = balanced_weights(y, counts, self.q, sample_weight)
+        self.smoothing_ = head_smoothing(self, counts)
+        if self._torch() is not None:  # device path
+            eps = self.smoothing_[y] if np.any(self.smoothing_ > 0) else None
+            f, self.n_iter_ = self._torch().fit_lws(
+                F,
+                coef[present],
+                intercept[present],
+                y_present,
+                weights,
+                self.alpha,
+                eps,
+                device=self._torch().resolve_device(self.device),
+                max_iter=self.max_iter,
+                tol=self.tol,
+                owner=type(self).__name__,
+            )
+            self._set_scales(coef, intercept, present, f)
+            return
         objective = lws_objective(
             F, coef[present], intercept[present], y_present, weights, self.alpha
         )
-        self.smoothing_ = head_smoothing(self, counts)
         if np.any(self.smoothing_ > 0):
             objective = with_linear_term(
                 objective,
@@ -244,7 +267,10 @@ class LWSHead(LinearHead):
             owner=type(self).__name__,
             n_classes=present.size,
         )
-        scales = np.ones(counts.shape[0])
+        self._set_scales(coef, intercept, present, f)
+
+    def _set_scales(self, coef, intercept, present, f):
+        scales = np.ones(coef.shape[0])
         scales[present] = f
         self.scales_ = scales
         self._set_linear(

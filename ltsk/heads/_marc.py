@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._autograd import block_tensor, fit_autograd
 from ltsk.heads._base import LinearHead
+from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import balanced_weights, encode_present
 
@@ -30,6 +31,7 @@ class MARCHead(LinearHead):
         which pulls the calibration towards the joint classifier.
     %(max_iter)s
     %(tol)s
+    %(device)s
 
     Attributes
     ----------
@@ -115,31 +117,43 @@ class MARCHead(LinearHead):
     """
 
     _parameter_constraints: ClassVar[dict] = {
+        **DEVICE_CONSTRAINT,
         "alpha": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
     }
 
-    def __init__(self, alpha=1e-4, max_iter=500, tol=1e-6):
+    def __init__(self, alpha=1e-4, max_iter=500, tol=1e-6, *, device=None):
         self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
+        self.device = device
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
         import torch
 
         coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
+        # None, or the head's device: the loss's tensors are created there.
+        device = (
+            None if self._torch() is None else self._torch().resolve_device(self.device)
+        )
         present = np.flatnonzero(counts > 0)
-        weights = torch.from_numpy(balanced_weights(y, counts, 1.0, sample_weight))
-        target = torch.from_numpy(encode_present(y, counts))
-        W = torch.from_numpy(np.asarray(coef[present], dtype=np.float64))
-        b = torch.from_numpy(np.asarray(intercept[present], dtype=np.float64))
+        weights = torch.as_tensor(
+            balanced_weights(y, counts, 1.0, sample_weight), device=device
+        )
+        target = torch.as_tensor(encode_present(y, counts), device=device)
+        W = torch.as_tensor(np.asarray(coef[present], dtype=np.float64), device=device)
+        b = torch.as_tensor(
+            np.asarray(intercept[present], dtype=np.float64), device=device
+        )
         norms = torch.linalg.vector_norm(W, dim=1)
-        log_prior = torch.log(torch.from_numpy(counts[present] / counts.sum()))
+        log_prior = torch.log(
+            torch.as_tensor(counts[present] / counts.sum(), device=device)
+        )
         alpha = self.alpha
 
         def block_loss(params, rows):
-            z = block_tensor(F, rows) @ W.T + b
+            z = block_tensor(F, rows, device) @ W.T + b
             scores = params["omega"] * z + params["beta"] * norms
             losses = torch.nn.functional.cross_entropy(
                 scores + log_prior, target[rows], reduction="none"
@@ -160,6 +174,7 @@ class MARCHead(LinearHead):
             tol=self.tol,
             n_classes=present.size,
             owner=type(self).__name__,
+            device=device,
         )
         omega = np.ones(counts.shape[0])
         omega[present] = params["omega"]

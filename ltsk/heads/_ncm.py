@@ -10,6 +10,8 @@ from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import StrOptions
 
 from ltsk.heads._base import BaseHead
+from ltsk.heads._device import DEVICE_CONSTRAINT
+from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import dense_rows
 
 # Scratch memory (MiB) of a row block in fit: a block this small stays in the
@@ -131,6 +133,7 @@ def _unit_class_sums(F, y, weights, n_classes, mean):
     return sums
 
 
+@fill_params
 class NCMHead(BaseHead):
     r"""Nearest class mean classifier on centred, L2-normalised features.
 
@@ -149,6 +152,7 @@ class NCMHead(BaseHead):
     normalize : bool, default=True
         Centre on the training mean and L2-normalise the features (train and
         test, both with the training mean). If False, raw features are used.
+    %(device)s
 
     Attributes
     ----------
@@ -233,19 +237,24 @@ class NCMHead(BaseHead):
     """
 
     _parameter_constraints: ClassVar[dict] = {
+        **DEVICE_CONSTRAINT,
         "metric": [StrOptions({"euclidean", "cosine", "dot"})],
         "normalize": ["boolean"],
     }
 
-    def __init__(self, metric="euclidean", normalize=True):
+    def __init__(self, metric="euclidean", normalize=True, *, device=None):
         self.metric = metric
         self.normalize = normalize
+        self.device = device
 
     _fit_checks_finite = True
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight=None):
         # counts holds the per-class sums of sample_weight when it is given.
         n_classes = counts.shape[0]
+        if self._torch() is not None:  # device path
+            self._fit_device(F, y, counts, sample_weight)
+            return
         if sample_weight is None:
             weights = np.ones(F.shape[0], dtype=F.dtype)
         else:
@@ -260,6 +269,22 @@ class NCMHead(BaseHead):
         present = counts > 0
         centroids[present] = sums[present] / counts[present, None]
         self.centroids_ = centroids.astype(F.dtype)
+
+    def _fit_device(self, F, y, counts, sample_weight):
+        torch_ = self._torch()
+        device = torch_.resolve_device(self.device)
+        dtype = torch_.numpy_dtype(F)
+        weights = np.ones(F.shape[0]) if sample_weight is None else sample_weight
+        sums = torch_.ncm_sums(F, y, weights, counts.shape[0], None, device)
+        if self.normalize:
+            self.mean_ = (sums.sum(axis=0) / counts.sum()).astype(dtype)
+            sums = torch_.ncm_sums(F, y, weights, counts.shape[0], self.mean_, device)
+        else:
+            self.mean_ = np.zeros(F.shape[1], dtype=dtype)
+        centroids = np.zeros_like(sums)
+        present = counts > 0
+        centroids[present] = sums[present] / counts[present, None]
+        self.centroids_ = centroids.astype(dtype)
 
     def _scores(self, F):
         # Scored in row blocks into one (n, C) output: a centred copy of the

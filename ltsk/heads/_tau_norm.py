@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._base import LinearHead
+from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._tau_path import TauFamilyMixin
 
@@ -46,6 +47,7 @@ class TauNormHead(TauFamilyMixin, LinearHead):
     ----------
     tau : float >= 0, default=1.0
         Normalisation power: 0 keeps the weights, 1 normalises them fully.
+    %(device)s
 
     Attributes
     ----------
@@ -117,11 +119,13 @@ class TauNormHead(TauFamilyMixin, LinearHead):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "tau": [Interval(Real, 0, None, closed="left")]
+        **DEVICE_CONSTRAINT,
+        "tau": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, tau=1.0):
+    def __init__(self, tau=1.0, *, device=None):
         self.tau = tau
+        self.device = device
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
         coef, _, mean = self._joint(F, y, counts, coef, intercept, sample_weight)

@@ -367,6 +367,18 @@ class TorchExtractor(TransformerMixin, BaseEstimator):
             One row per sample; features of more than one dimension are
             flattened.
         """
+        return self._transform_tensor(X, keep_device=False).numpy()
+
+    def _feature_device(self):
+        """The device the features are computed on (the module's)."""
+        return _module_dtype_device(self.module)[1]
+
+    def _transform_tensor(self, X, keep_device=True):
+        """:meth:`transform` as a float32 tensor, left on the module's device.
+
+        A head with the same ``device`` takes it without a copy through host
+        memory (see :class:`~ltsk.DecoupledClassifier`).
+        """
         self._validate_params()
         self._class_order()
         layer = self._check_layer()
@@ -405,5 +417,6 @@ class TorchExtractor(TransformerMixin, BaseEstimator):
                         "tensor; set layer to a sub-module whose input is the "
                         "feature tensor."
                     )
-                features.append(out.reshape(out.shape[0], -1).to("cpu", torch.float32))
-        return torch.cat(features).numpy()
+                out = out.reshape(out.shape[0], -1).to(dtype=torch.float32)
+                features.append(out if keep_device else out.to("cpu"))
+        return torch.cat(features)

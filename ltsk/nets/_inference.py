@@ -95,14 +95,28 @@ class FeatureExtractorMixin(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin):
             Output of the backbone (the input of the final classifier) for
             each sample.
         """
+        features = self._transform_tensor(X, keep_device=False)
+        return features.numpy().astype(np.float32, copy=False)
+
+    def _feature_device(self):
+        """The device the features are computed on (the net's ``device``)."""
+        return self.device
+
+    def _transform_tensor(self, X, keep_device=True):
+        """:meth:`transform` as a tensor, left on ``device`` unless told otherwise.
+
+        A head with the same ``device`` takes it without a copy through host
+        memory (see :class:`~ltsk.DecoupledClassifier`).
+        """
         X = self._check_predict_input(X)
         iterator = self.get_iterator(self.get_dataset(X), training=False)
         features = []
         with eval_mode(self.module_), torch.no_grad():
             for batch in iterator:
                 Xi, _ = unpack_data(batch)
-                features.append(self.module_.features(to_tensor(Xi, self.device)).cpu())
-        return torch.cat(features).numpy().astype(np.float32, copy=False)
+                out = self.module_.features(to_tensor(Xi, self.device))
+                features.append(out if keep_device else out.cpu())
+        return torch.cat(features)
 
     def fit_transform(self, X, y=None, **fit_params):
         """Fit the net, then return the features of ``X`` (see :meth:`transform`).
