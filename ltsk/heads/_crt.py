@@ -187,6 +187,7 @@ class CRTHead(LinearHead):
     True
     """
 
+    _dask_fit = True
     _parameter_constraints: ClassVar[dict] = {
         "q": [Interval(Real, 0, 1, closed="both")],
         "gamma": [Interval(Real, 0, None, closed="left")],

@@ -110,6 +110,7 @@ class LogitAdjustedHead(TauFamilyMixin, LinearHead):
     array([0.2876..., 1.3862...])
     """
 
+    _dask_fit = True
     _parameter_constraints: ClassVar[dict] = {
         "tau": [Interval(Real, 0, None, closed="left")],
         "target_prior": ["array-like", None],

@@ -116,6 +116,7 @@ class TauNormHead(TauFamilyMixin, LinearHead):
     array([0., 0., 0.])
     """
 
+    _dask_fit = True
     _parameter_constraints: ClassVar[dict] = {
         "tau": [Interval(Real, 0, None, closed="left")]
     }
