@@ -13,6 +13,7 @@ never a chunk of ``F``.
 """
 
 import functools
+import itertools
 import operator
 import sys
 
@@ -33,13 +34,9 @@ def is_dask_array(X):
     return module is not None and isinstance(X, module.Array)
 
 
-def _materialised(a, name):
-    """A label or weight vector as numpy (a dask one is computed: n numbers)."""
-    if a is None:
-        return None
-    if is_dask_array(a):
-        a = a.compute()
-    return np.asarray(a) if name == "y" else a
+def _on_client(a):
+    """A label or weight vector, computed when it is a dask array (n numbers)."""
+    return a.compute() if is_dask_array(a) else a
 
 
 def _check_finite_chunk(block, estimator_name):
@@ -98,13 +95,13 @@ def check_fit_input(head, F, y, sample_weight, *, ensure_finite):
             "F.compute() or a numpy.memmap of F."
         )
     F = _checked_features(head, F, reset=True, ensure_finite=ensure_finite)
-    y = column_or_1d(_materialised(y, "y"), warn=True)
+    y = column_or_1d(np.asarray(_on_client(y)), warn=True)
     if y.shape[0] != F.shape[0]:
         raise ValueError(
             "Found input variables with inconsistent numbers of samples: "
             f"[{F.shape[0]}, {y.shape[0]}]"
         )
-    return F, y, _materialised(sample_weight, "sample_weight")
+    return F, y, _on_client(sample_weight)
 
 
 def _add(a, b):
@@ -152,7 +149,7 @@ class ChunkSum:
         self.F_chunks = list(F.to_delayed().ravel())
         bounds = np.cumsum((0, *F.chunks[0]))
         pieces = [
-            [a[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
+            [a[start:stop] for start, stop in itertools.pairwise(bounds)]
             for a in row_arrays
         ]
         client = _distributed_client()

@@ -410,8 +410,10 @@ def _dask_multinomial_objective(F, y, n_classes, weights, mu, scale, alpha, gamm
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         loss, grad = chunks(x, n_classes, mu, scale, gamma)
         W = x[:n_weights].reshape(n_classes, F.shape[1]) / scale
-        grad[:n_weights] += (alpha * W / scale).ravel()
-        return loss + 0.5 * alpha * float(np.sum(W * W)), grad
+        # Not in place: the sum may be an object the scheduler still holds.
+        penalty = np.zeros_like(grad)
+        penalty[:n_weights] = (alpha * W / scale).ravel()
+        return loss + 0.5 * alpha * float(np.sum(W * W)), grad + penalty
 
     return objective
 
