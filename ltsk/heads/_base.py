@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ltsk.heads._dask import blockwise, check_fit_input, is_dask_array
 from ltsk.heads._device import DEVICE_CONSTRAINT, is_tensor
 from ltsk.heads._solver import (
     JOINT_ALPHA,
@@ -145,6 +146,9 @@ class BaseHead(ClassifierMixin, BaseEstimator):
     # True for heads whose _fit detects NaN/inf in F from a pass it makes
     # anyway (and then raises scikit-learn's error), saving the validation pass.
     _fit_checks_finite: ClassVar[bool] = False
+    # True for heads whose _fit runs on a dask F through chunk-wise sums
+    # (ltsk/heads/_dask.py); the others refuse a dask F.
+    _dask_fit: ClassVar[bool] = False
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, F, y, *, coef=None, intercept=None, classes=None, sample_weight=None):
@@ -152,10 +156,14 @@ class BaseHead(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        F : array-like of shape (n_samples, n_features)
-            Features (float32 input stays float32).
+        F : array-like or dask array of shape (n_samples, n_features)
+            Features (float32 input stays float32). A dask array stays on its
+            cluster: the heads whose fit is a sum over rows (cRT without
+            ``max_norm`` or smoothing, LWS, NCM, tau-norm, logit adjustment)
+            evaluate each solver step chunk by chunk there; the others raise
+            ``TypeError``.
         y : array-like of shape (n_samples,)
-            Class labels of any type.
+            Class labels of any type (a dask array is computed on the client).
         coef : array-like of shape (n_classes, n_features), default=None
             Weights of the jointly trained linear classifier, rows in
             ``classes_`` order. Heads that need it fit an instance-balanced
@@ -169,7 +177,8 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             Non-negative weights of the samples. An integer weight is the same
             as repeating the row: the class counts (``class_counts_``, the
             priors, the class-sampling weights) are the per-class sums of the
-            weights, and a weight of 0 drops the row.
+            weights, and a weight of 0 drops the row. A dask array is
+            computed on the client.
 
         Returns
         -------
@@ -182,6 +191,16 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             y = column_or_1d(_host(y), warn=True)
             check_consistent_length(F, y)
         # --- end device path
+        elif is_dask_array(F):
+            if self.device is not None:
+                raise ValueError(
+                    f"{type(self).__name__}: a dask F runs on the cluster's CPUs; "
+                    f"device={self.device!r} cannot be combined with it. Set "
+                    "device=None, or compute F into a torch tensor on the device."
+                )
+            F, y, sample_weight = check_fit_input(
+                self, F, y, sample_weight, ensure_finite=not self._fit_checks_finite
+            )
         else:
             F, y = validate_data(
                 self,
@@ -279,17 +298,19 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             scores[:, absent] = -np.inf
         return scores
 
+    @blockwise
     def decision_function(self, F):
         """Class scores of the head.
 
         Parameters
         ----------
-        F : array-like of shape (n_samples, n_features)
-            Features, as given to :meth:`fit`.
+        F : array-like or dask array of shape (n_samples, n_features)
+            Features, as given to :meth:`fit`. A dask array gives a dask
+            array with the same row chunks, computed block by block.
 
         Returns
         -------
-        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+        scores : ndarray or dask array of shape (n_samples, n_classes) or (n_samples,)
             For two classes, the score of ``classes_[1]`` minus that of
             ``classes_[0]``.
         """
@@ -298,49 +319,55 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             return self._class_scores(F, "binary")
         return self._class_scores(F)
 
+    @blockwise
     def predict_proba(self, F):
         """Class probabilities: the softmax of the class scores.
 
         Parameters
         ----------
-        F : array-like of shape (n_samples, n_features)
-            Features, as given to :meth:`fit`.
+        F : array-like or dask array of shape (n_samples, n_features)
+            Features, as given to :meth:`fit`. A dask array gives a dask
+            array with the same row chunks, computed block by block.
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes)
+        proba : ndarray or dask array of shape (n_samples, n_classes)
             Probability of each class, columns in ``classes_`` order; classes
             absent in training get 0.
         """
         return self._class_scores(F, "softmax")
 
+    @blockwise
     def predict_log_proba(self, F):
         """Logarithm of :meth:`predict_proba`.
 
         Parameters
         ----------
-        F : array-like of shape (n_samples, n_features)
-            Features, as given to :meth:`fit`.
+        F : array-like or dask array of shape (n_samples, n_features)
+            Features, as given to :meth:`fit`. A dask array gives a dask
+            array with the same row chunks, computed block by block.
 
         Returns
         -------
-        log_proba : ndarray of shape (n_samples, n_classes)
+        log_proba : ndarray or dask array of shape (n_samples, n_classes)
             Log-probability of each class, columns in ``classes_`` order;
             classes absent in training get ``-inf``.
         """
         return self._class_scores(F, "log_softmax")
 
+    @blockwise
     def predict(self, F):
         """Predict the class with the highest score.
 
         Parameters
         ----------
-        F : array-like of shape (n_samples, n_features)
-            Features, as given to :meth:`fit`.
+        F : array-like or dask array of shape (n_samples, n_features)
+            Features, as given to :meth:`fit`. A dask array gives a dask
+            array with the same row chunks, computed block by block.
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,)
+        y_pred : ndarray or dask array of shape (n_samples,)
             Predicted labels, taken from ``classes_``.
         """
         F = self._validated(F)

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
 
+from ltsk.heads._dask import is_dask_array
 from ltsk.heads._solver import (
     _column_scales,
     balanced_weights,
@@ -215,6 +216,12 @@ def fit_multinomial_constrained(
     divided by one common scale (a per-column scale would turn the balls into
     ellipsoids). Returns ``W``, ``b`` and the number of iterations.
     """
+    if is_dask_array(F):
+        raise TypeError(
+            f"{owner}: max_norm and label-aware smoothing (smooth_head, "
+            "smooth_tail) do not fit block-wise on a dask array; pass a numpy "
+            "array instead, F.compute() or a numpy.memmap of F."
+        )
     dtype = F.dtype
     present = np.flatnonzero(counts > 0)
     n_classes = present.size

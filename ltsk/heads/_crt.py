@@ -191,6 +191,7 @@ class CRTHead(LinearHead):
     True
     """
 
+    _dask_fit = True
     _parameter_constraints: ClassVar[dict] = {
         **DEVICE_CONSTRAINT,
         "q": [Interval(Real, 0, 1, closed="both")],

@@ -112,6 +112,7 @@ class LogitAdjustedHead(TauFamilyMixin, LinearHead):
     array([0.2876..., 1.3862...])
     """
 
+    _dask_fit = True
     _parameter_constraints: ClassVar[dict] = {
         **DEVICE_CONSTRAINT,
         "tau": [Interval(Real, 0, None, closed="left")],

@@ -13,6 +13,7 @@ from ltsk.heads._constrained import (
     scales_smoothing_gradient,
     with_linear_term,
 )
+from ltsk.heads._dask import ChunkSum, chunk_sum, is_dask_array
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import (
@@ -38,7 +39,18 @@ def lws_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=None):
     evaluation recomputes a block's logits from ``F`` (dense, a memmap, or
     sparse), so the fit holds two (n_classes, n_block_rows) buffers and never
     an (n_classes, n_samples) array. Returns ``fun(f) -> (value, gradient)``.
+    On a dask ``F``, each evaluation sums the unpenalised objective of the row
+    chunks on the cluster.
     """
+    if is_dask_array(F):
+        chunks = ChunkSum(_chunk_lws, F, y, weights)
+
+        def dask_objective(f: np.ndarray) -> tuple[float, np.ndarray]:
+            loss, grad = chunks(f, coef, intercept)
+            loss += 0.5 * alpha * float(np.sum((f - 1.0) ** 2))
+            return loss, grad + alpha * (f - 1.0)
+
+        return dask_objective
     n_samples = F.shape[0]
     n_classes = coef.shape[0]
     itemsize = F.dtype.itemsize
@@ -73,8 +85,19 @@ def lws_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=None):
     return objective
 
 
+def _chunk_lws(F, y, weights, f, coef, intercept):
+    """Unpenalised value and gradient of :func:`lws_objective` on rows."""
+    return lws_objective(F, coef, intercept, y, weights, 0.0)(f)
+
+
+def _chunk_smoothing_gradient(F, y, u, coef, intercept):
+    return _smoothing_gradient(F, coef, intercept, y, u)
+
+
 def _smoothing_gradient(F, coef, intercept, y, u):
     """:func:`scales_smoothing_gradient` summed over row blocks of ``F``."""
+    if is_dask_array(F):
+        return chunk_sum(_chunk_smoothing_gradient, F, y, u, args=(coef, intercept))
     n_samples, n_classes = F.shape[0], coef.shape[0]
     n_block_rows = block_rows(n_classes * F.dtype.itemsize, n_samples)
     logits = np.empty((n_classes, n_block_rows), dtype=F.dtype)
@@ -189,6 +212,7 @@ class LWSHead(LinearHead):
     True
     """
 
+    _dask_fit = True
     _parameter_constraints: ClassVar[dict] = {
         **DEVICE_CONSTRAINT,
         "q": [Interval(Real, 0, 1, closed="both")],

@@ -10,6 +10,7 @@ from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import StrOptions
 
 from ltsk.heads._base import BaseHead
+from ltsk.heads._dask import chunk_sum, is_dask_array
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import dense_rows
@@ -89,8 +90,16 @@ def _class_sums(F, y, weights, n_classes):
     Blocks are summed in the dtype of ``F`` and accumulated in float64; a block
     whose sums overflow that dtype is summed again in float64. Sums that are
     still not finite raise scikit-learn's NaN/inf error, or an overflow error if
-    ``F`` is finite: this pass replaces the validation pass over ``F``.
+    ``F`` is finite: this pass replaces the validation pass over ``F``. A dask
+    ``F`` is summed chunk by chunk on its cluster, each chunk checked so.
     """
+    if is_dask_array(F):
+        sums = chunk_sum(_class_sums, F, y, weights, args=(n_classes,))
+        if not np.all(np.isfinite(sums)):
+            raise ValueError(
+                "The class sums of F overflow float64; rescale the features."
+            )
+        return sums
     sums = np.zeros((n_classes, F.shape[1]))
     for rows in gen_batches(F.shape[0], _block_rows(F, _fit_working_memory())):
         block = dense_rows(F, rows)
@@ -111,7 +120,10 @@ def _unit_class_sums(F, y, weights, n_classes, mean):
     Each block is centred into a scratch buffer, and its rows are scaled to unit
     norm by the entries of the indicator matrix that sums them by class. Rows
     whose squared norm overflows the dtype of ``F`` are normalised in float64.
+    A dask ``F`` is summed chunk by chunk on its cluster.
     """
+    if is_dask_array(F):
+        return chunk_sum(_unit_class_sums, F, y, weights, args=(n_classes, mean))
     n_rows = _block_rows(F, _fit_working_memory())
     buffer = np.empty((n_rows, F.shape[1]), dtype=F.dtype)
     sums = np.zeros((n_classes, F.shape[1]))
@@ -248,6 +260,7 @@ class NCMHead(BaseHead):
         self.device = device
 
     _fit_checks_finite = True
+    _dask_fit = True
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight=None):
         # counts holds the per-class sums of sample_weight when it is given.

@@ -22,6 +22,8 @@ from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from threadpoolctl import ThreadpoolController
 
+from ltsk.heads._dask import ChunkSum, chunk_sum, is_dask_array
+
 # Regularisation, iteration cap and tolerance of the instance-balanced joint
 # classifier that tau-norm, LWS and logit adjustment fit when none is given.
 JOINT_ALPHA = 1e-4
@@ -270,13 +272,26 @@ def weighted_mean(F, weights):
     """``weights @ F`` in float64, for a dense or sparse ``F``.
 
     In row blocks: a float32 ``F`` is cast to float64 one block at a time,
-    never as a whole (a memmap is read, not copied).
+    never as a whole (a memmap is read, not copied). A dask ``F`` is summed
+    chunk by chunk on its cluster.
     """
+    if is_dask_array(F):
+        return chunk_sum(weighted_mean, F, weights)
     mean = np.zeros(F.shape[1])
     row_bytes = 2 * F.shape[1] * np.dtype(np.float64).itemsize
     for rows in gen_batches(F.shape[0], block_rows(row_bytes, F.shape[0])):
         mean += np.asarray(F[rows].T @ weights[rows]).ravel()
     return mean
+
+
+def _weighted_square_deviation(F, weights, mu):
+    """``weights @ (F - mu) ** 2`` in float64, in row blocks."""
+    var = np.zeros(F.shape[1])
+    row_bytes = 2 * F.shape[1] * np.dtype(np.float64).itemsize
+    for rows in gen_batches(F.shape[0], block_rows(row_bytes, F.shape[0])):
+        centred = dense_rows(F, rows) - mu
+        var += weights[rows] @ (centred * centred)
+    return var
 
 
 def _column_scales(F, weights, mu, alpha):
@@ -286,13 +301,13 @@ def _column_scales(F, weights, mu, alpha):
     of the objective along column :math:`k`'s weights is at most of this order
     squared, so dividing by it makes the solver's problem well conditioned
     whatever the units of ``F``. Computed in row blocks (no copy of ``F``; a
-    sparse ``F`` is densified one block at a time).
+    sparse ``F`` is densified one block at a time; a dask ``F`` is summed
+    chunk by chunk on its cluster).
     """
-    var = np.zeros(F.shape[1])
-    row_bytes = 2 * F.shape[1] * np.dtype(np.float64).itemsize
-    for rows in gen_batches(F.shape[0], block_rows(row_bytes, F.shape[0])):
-        centred = dense_rows(F, rows) - mu
-        var += weights[rows] @ (centred * centred)
+    if is_dask_array(F):
+        var = chunk_sum(_weighted_square_deviation, F, weights, args=(mu,))
+    else:
+        var = _weighted_square_deviation(F, weights, mu)
     scale = np.sqrt(var + alpha)
     scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
     return scale
@@ -338,7 +353,14 @@ def multinomial_objective(
     reused (n_classes, n_block_rows) buffer: memory grows with
     ``n_classes * n_features``, not with ``n_classes * n_samples``.
     Returns ``fun(x) -> (value, gradient)``.
+
+    On a dask ``F``, each evaluation runs this objective without the penalty
+    on every row chunk on the cluster and adds the penalty to their sum.
     """
+    if is_dask_array(F):
+        return _dask_multinomial_objective(
+            F, y, n_classes, weights, mu, scale, alpha, gamma
+        )
     dtype = F.dtype
     n_samples, n_features = F.shape
     n_weights = n_classes * n_features
@@ -371,6 +393,27 @@ def multinomial_objective(
         grad[n_weights:] = grad_c
         loss += 0.5 * alpha * float(np.sum(W * W))
         return loss, grad
+
+    return objective
+
+
+def _chunk_multinomial(F, y, weights, x, n_classes, mu, scale, gamma):
+    """Unpenalised value and gradient of :func:`multinomial_objective` on rows."""
+    return multinomial_objective(F, y, n_classes, weights, mu, scale, 0.0, gamma)(x)
+
+
+def _dask_multinomial_objective(F, y, n_classes, weights, mu, scale, alpha, gamma):
+    """:func:`multinomial_objective` as a chunk-wise sum over a dask ``F``."""
+    chunks = ChunkSum(_chunk_multinomial, F, y, weights)
+    n_weights = n_classes * F.shape[1]
+
+    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        loss, grad = chunks(x, n_classes, mu, scale, gamma)
+        W = x[:n_weights].reshape(n_classes, F.shape[1]) / scale
+        # Not in place: the sum may be an object the scheduler still holds.
+        penalty = np.zeros_like(grad)
+        penalty[:n_weights] = (alpha * W / scale).ravel()
+        return loss + 0.5 * alpha * float(np.sum(W * W)), grad + penalty
 
     return objective
 

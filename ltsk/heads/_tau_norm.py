@@ -118,6 +118,7 @@ class TauNormHead(TauFamilyMixin, LinearHead):
     array([0., 0., 0.])
     """
 
+    _dask_fit = True
     _parameter_constraints: ClassVar[dict] = {
         **DEVICE_CONSTRAINT,
         "tau": [Interval(Real, 0, None, closed="left")],
