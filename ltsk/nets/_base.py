@@ -42,8 +42,8 @@ from ltsk.nets._checks import (
 )
 from ltsk.nets._convergence import CollapseCheckMixin
 from ltsk.nets._data import (
+    CropFlip,
     EncodedDataset,
-    random_crop_flip,
     read_labels,
 )
 from ltsk.nets._inference import FeatureExtractorMixin
@@ -93,8 +93,10 @@ class BaseLongTailNet(
         Fixed label set; ``None`` takes the labels in ``y``.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, sampling, dropout and augmentation.
-    augment : bool, default=False
-        Random crop and flip of image training batches.
+    augment : bool, CropFlip or callable, default=False
+        Augmentation of each training batch: ``True`` is
+        ``CropFlip(padding=4, flip=True)``; a callable maps the torch input
+        batch to a batch of the same length.
     progress_bar : bool, default=False
         Add skorch's ``ProgressBar`` callback.
     verbose : int, default=0
@@ -115,7 +117,7 @@ class BaseLongTailNet(
             Options(Integral, {-1}),
         ],
         "random_state": ["random_state"],
-        "augment": ["boolean"],
+        "augment": ["boolean", callable],
         "progress_bar": ["boolean"],
         "verbose": ["verbose"],
     }
@@ -311,13 +313,11 @@ class BaseLongTailNet(
                 )
             X, y = self._check_array(X, y, reset=reset)
             encoded = self._check_labels(y, X.shape[0], reset, classes)
-            if self.augment and X.ndim not in (3, 4):
-                raise ValueError(
-                    "augment=True needs images of shape (n_samples, channels, "
-                    "height, width) or (n_samples, height, width), got X with "
-                    f"shape {X.shape}."
-                )
             probe = torch.from_numpy(np.array(X[:2]))
+        augmenter = self._augmenter()
+        if isinstance(augmenter, CropFlip):
+            shape = (len(X), *probe.shape[1:])
+            augmenter._check_shape(shape)
         if reset:
             self._probe_input_ = probe
         return X, encoded
@@ -469,11 +469,26 @@ class BaseLongTailNet(
     # ------------------------------------------------------------------ #
     # training
     # ------------------------------------------------------------------ #
+    def _augmenter(self):
+        """The callable behind ``augment`` (None for ``augment=False``)."""
+        if self.augment is True:
+            return CropFlip()
+        return self.augment or None
+
     def _augmented(self, X) -> torch.Tensor:
-        """A training batch on ``device``, randomly cropped and flipped when
-        ``augment=True``."""
+        """A training batch on ``device``, passed through ``augment``."""
         X = to_tensor(X, device=self.device)
-        return random_crop_flip(X) if self.augment else X
+        augmenter = self._augmenter()
+        if augmenter is None:
+            return X
+        out = augmenter(X)
+        if not isinstance(out, torch.Tensor) or out.shape[:1] != X.shape[:1]:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out)
+            raise ValueError(
+                f"augment={self.augment!r} must return a torch tensor with the "
+                f"batch's {len(X)} rows, got {got}."
+            )
+        return out
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         """Stop with an error once a training batch's loss is not finite.

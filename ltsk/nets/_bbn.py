@@ -165,8 +165,9 @@ class BBNClassifier(BaseLongTailNet):
         Fixed label set; ``None`` takes the labels in ``y``.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, both samplers, dropout and augmentation.
-    augment : bool, default=False
-        Random crop and flip of both image batches of each step.
+    augment : bool, CropFlip or callable, default=False
+        Applied to both training batches of each step, as for
+        :class:`LongTailNetClassifier` (``True`` is ``CropFlip(padding=4)``).
     progress_bar : bool, default=False
         Add skorch's ``ProgressBar`` callback (needs ``tqdm``).
     verbose : int, default=0
