@@ -44,7 +44,7 @@ from ltsk.nets._convergence import CollapseCheckMixin
 from ltsk.nets._data import (
     CropFlip,
     EncodedDataset,
-    read_labels,
+    pair_labels,
 )
 from ltsk.nets._inference import FeatureExtractorMixin
 from ltsk.nets._loaders import LoaderMixin
@@ -285,13 +285,7 @@ class BaseLongTailNet(
     def _prepare_fit(self, X, y, *, reset: bool, classes=None):
         """Validate training data; return (X, encoded y) ready for skorch."""
         if is_dataset(X):
-            if y is not None:
-                labels = y
-            elif getattr(X, "targets", None) is not None:
-                labels = X.targets
-                labels = labels.numpy() if isinstance(labels, torch.Tensor) else labels
-            else:
-                labels = read_labels(X)
+            labels = y if y is not None else pair_labels(X)
             encoded = self._check_labels(labels, len(X), reset, classes)
             if reset and hasattr(self, "n_features_in_"):
                 del self.n_features_in_

@@ -100,6 +100,15 @@ def read_labels(dataset: Dataset) -> np.ndarray:
     return np.asarray(labels)
 
 
+def pair_labels(dataset: Dataset) -> np.ndarray:
+    """Labels of a dataset of ``(x, label)`` pairs: its ``targets`` attribute
+    (torchvision's data sets) when set, else one pass over it."""
+    targets = getattr(dataset, "targets", None)
+    if targets is None:
+        return read_labels(dataset)
+    return targets.numpy() if isinstance(targets, torch.Tensor) else np.asarray(targets)
+
+
 class EpochBatchSampler(torch.utils.data.Sampler):
     """Yield one epoch of index batches: drawn by ``draw`` or in order.
 
