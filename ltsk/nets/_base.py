@@ -24,11 +24,12 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _num_samples, validate_data
 from skorch import NeuralNet, NeuralNetClassifier
-from skorch.callbacks import EpochScoring, ProgressBar
+from skorch.callbacks import EpochScoring, PrintLog, ProgressBar
 from skorch.utils import is_dataset, to_tensor
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ltsk.nets._callbacks import progress_callbacks
 from ltsk.nets._checks import (
     COMPONENT_EXAMPLES,
     build_component,
@@ -100,7 +101,10 @@ class BaseLongTailNet(
     progress_bar : bool, default=False
         Add skorch's ``ProgressBar`` callback.
     verbose : int, default=0
-        0 is silent; 1 prints skorch's per-epoch table.
+        0 is silent. Otherwise each epoch prints a row of skorch's table to
+        ``sys.stdout``: coloured, with a bar over the epoch's batches on a
+        terminal; plain lines, without ANSI colour codes, when the output is
+        a file or a pipe (a log).
     device : str or torch.device, default="cpu"
         Device of the module and of each batch.
     **kwargs
@@ -189,20 +193,28 @@ class BaseLongTailNet(
     @property
     def _default_callbacks(self):
         callbacks = [
-            (name, cb) for name, cb in super()._default_callbacks if name != "valid_acc"
+            (name, cb)
+            for name, cb in super()._default_callbacks
+            if name not in ("valid_acc", "print_log")
         ]
         # skorch's valid_acc compares predict() (labels) with the encoded
         # targets; score the encoded predictions instead.
-        callbacks.insert(
-            -1,
+        callbacks.append(
             (
                 "valid_acc",
                 EpochScoring(encoded_accuracy, name="valid_acc", lower_is_better=False),
-            ),
+            )
         )
         # get_params reads this property, so a bad value must not raise here.
+        verbose = getattr(self, "verbose", 0)
+        progress = dict(progress_callbacks(verbose if isinstance(verbose, Real) else 0))
         if getattr(self, "progress_bar", False) is True:
-            callbacks.append(("progress_bar", ProgressBar()))
+            progress["progress_bar"] = ProgressBar()
+        if "progress_bar" in progress:
+            callbacks.append(("progress_bar", progress["progress_bar"]))
+        # Keep skorch's name, so that callbacks__print_log=None still works;
+        # at verbose=0 skorch's own PrintLog prints nothing.
+        callbacks.append(("print_log", progress.get("progress_log", PrintLog())))
         return callbacks
 
     def _get_param_names(self):

@@ -131,7 +131,9 @@ class LongTailNetClassifier(BaseLongTailNet):
     progress_bar : bool, default=False
         Add skorch's ``ProgressBar`` callback (needs ``tqdm``).
     verbose : int, default=0
-        0 is silent; 1 prints skorch's per-epoch table.
+        0 is silent. Otherwise skorch's per-epoch table goes to
+        ``sys.stdout``: coloured, with a bar over each epoch's batches, on a
+        terminal; plain lines without ANSI colour codes in a file or a pipe.
     device : str or torch.device, default="cpu"
         Device of the module and of each batch, e.g. ``"cuda"``.
     **kwargs
