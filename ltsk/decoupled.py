@@ -4,6 +4,7 @@ import hashlib
 import inspect
 import os
 import pickle
+import sys
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -79,6 +80,12 @@ def _num_inputs(X):
         return _num_samples(X)
     except TypeError:
         return None
+
+
+def _torch_dataset(X):
+    """Whether X is a torch Dataset (without importing torch)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(X, torch.utils.data.Dataset)
 
 
 def _head_has(method):
@@ -297,6 +304,12 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _features(self, X, *, reset, device=None):
         if self.extractor is None:
+            if _torch_dataset(X):
+                raise ValueError(
+                    "X is a torch Dataset, which extractor=None cannot read: pass "
+                    "an extractor whose transform accepts it (a fitted ltsk net "
+                    "or a TorchExtractor)."
+                )
             return validate_data(
                 self, X, reset=reset, accept_sparse="csr", ensure_min_samples=1
             )
@@ -369,16 +382,21 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return coef, intercept
 
     @fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Extract features with the frozen extractor and fit the head on them.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or extractor input
-            Training data; anything ``extractor.transform`` accepts.
-        y : array-like of shape (n_samples,)
+            Training data; anything ``extractor.transform`` accepts, e.g. a
+            torch ``Dataset`` for an ltsk net or a
+            :class:`~ltsk.nets.TorchExtractor`.
+        y : array-like of shape (n_samples,) or None, default=None
             Class labels (any label type). With a classifier extractor, every
-            label must be one of its ``classes_``.
+            label must be one of its ``classes_``. ``None`` only for a torch
+            ``Dataset`` of ``(x, label)`` pairs: the labels are its
+            ``targets`` attribute when set, else read in one pass, as
+            :class:`~ltsk.nets.LongTailNetClassifier` does.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the training samples, passed to ``head.fit``. The head's
             ``fit`` must accept ``sample_weight``. With
@@ -392,6 +410,10 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             The fitted classifier.
         """
         self._check_extractor()
+        if y is None and _torch_dataset(X):
+            from ltsk.nets._data import pair_labels
+
+            y = pair_labels(X)
         if y is None:
             raise ValueError(
                 "DecoupledClassifier requires y to be passed, but the target y is None."

@@ -482,3 +482,63 @@ def test_net_extractor_labels_unseen_and_feature_mismatch(fitted_net):
 def test_unfitted_net_extractor_is_an_error():
     with pytest.raises(NotFittedError, match=r"extractor.*is not fitted"):
         DecoupledClassifier(_small_net(), "ncm").fit(X3.astype(np.float32), Y3)
+
+
+class _PairSet:
+    """A torch Dataset of (x, label) pairs, optionally exposing ``targets``."""
+
+    def __new__(cls, X, y, with_targets):
+        import torch
+        from torch.utils.data import Dataset
+
+        class PairSet(Dataset):
+            def __len__(self):
+                return len(X)
+
+            def __getitem__(self, i):
+                return torch.from_numpy(X[i]), torch.tensor(y[i])
+
+        ds = PairSet()
+        if with_targets:
+            ds.targets = torch.from_numpy(y)
+        return ds
+
+
+@pytest.mark.parametrize("with_targets", [False, True])
+def test_fit_and_predict_on_a_labelled_torch_dataset(digits, with_targets):
+    from ltsk import LongTailNetClassifier
+    from ltsk.nets import MLP
+
+    X_train, X_test, y_train, _ = digits
+    X_train, X_test = X_train.astype(np.float32), X_test.astype(np.float32)
+    codes = np.searchsorted(np.unique(y_train), y_train)
+    net = LongTailNetClassifier(
+        MLP, module__hidden_units=(16,), max_epochs=3, random_state=0
+    ).fit(X_train, codes)
+    train = _PairSet(X_train, codes, with_targets)
+    test = _PairSet(X_test, np.zeros(len(X_test), dtype=np.int64), with_targets)
+    on_arrays = DecoupledClassifier(net, "tau_norm").fit(X_train, codes)
+    on_dataset = DecoupledClassifier(net, "tau_norm").fit(train)
+    np.testing.assert_array_equal(on_dataset.classes_, on_arrays.classes_)
+    np.testing.assert_allclose(on_dataset.head_.coef_, on_arrays.head_.coef_)
+    np.testing.assert_array_equal(on_dataset.predict(test), on_arrays.predict(X_test))
+    np.testing.assert_allclose(
+        on_dataset.predict_proba(test), on_arrays.predict_proba(X_test), atol=1e-6
+    )
+    # explicit labels override the dataset's
+    unlabelled = _PairSet(X_train, np.zeros_like(codes), with_targets)
+    explicit = DecoupledClassifier(net, "tau_norm").fit(unlabelled, codes)
+    np.testing.assert_allclose(explicit.head_.coef_, on_arrays.head_.coef_)
+
+
+def test_torch_dataset_without_an_extractor_is_an_error(digits):
+    X_train, _, y_train, _ = digits
+    codes = np.searchsorted(np.unique(y_train), y_train)
+    ds = _PairSet(X_train.astype(np.float32), codes, False)
+    with pytest.raises(ValueError, match="extractor=None cannot read"):
+        DecoupledClassifier(None, "crt").fit(ds)
+
+
+def test_y_none_with_arrays_is_still_an_error(digits, pca):
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        DecoupledClassifier(pca, "crt").fit(digits[0], None)

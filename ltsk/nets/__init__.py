@@ -10,6 +10,8 @@
   a given epoch); :class:`MaxNorm` - weight balancing's per-step norm
   constraint on the classifier rows; :func:`remix_label_weights` - Remix's
   label rule, for training loops of your own.
+- :class:`CropFlip` - the image augmentation behind ``augment=True``, with
+  its padding and flip settable.
 - :class:`TorchExtractor` - any trained ``nn.Module`` (a torchvision or timm
   model) as a frozen feature extractor, with its final layer as the joint
   classifier of the stage-2 heads.
@@ -20,6 +22,7 @@
 from ltsk.nets._backbones import MLP, ResNet32, SmallCNN
 from ltsk.nets._bbn import BBNClassifier, bbn_alpha
 from ltsk.nets._callbacks import DeferredReweighting
+from ltsk.nets._data import CropFlip
 from ltsk.nets._extractor import TorchExtractor
 from ltsk.nets._max_norm import MaxNorm
 from ltsk.nets._mixup import remix_label_weights
@@ -27,6 +30,7 @@ from ltsk.nets._net import LongTailNetClassifier
 
 __all__ = [
     "BBNClassifier",
+    "CropFlip",
     "DeferredReweighting",
     "LongTailNetClassifier",
     "MLP",

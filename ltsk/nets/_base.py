@@ -24,11 +24,12 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _num_samples, validate_data
 from skorch import NeuralNet, NeuralNetClassifier
-from skorch.callbacks import EpochScoring, ProgressBar
+from skorch.callbacks import EpochScoring, PrintLog, ProgressBar
 from skorch.utils import is_dataset, to_tensor
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ltsk.nets._callbacks import progress_callbacks
 from ltsk.nets._checks import (
     COMPONENT_EXAMPLES,
     build_component,
@@ -42,9 +43,9 @@ from ltsk.nets._checks import (
 )
 from ltsk.nets._convergence import CollapseCheckMixin
 from ltsk.nets._data import (
+    CropFlip,
     EncodedDataset,
-    random_crop_flip,
-    read_labels,
+    pair_labels,
 )
 from ltsk.nets._inference import FeatureExtractorMixin
 from ltsk.nets._loaders import LoaderMixin
@@ -93,12 +94,17 @@ class BaseLongTailNet(
         Fixed label set; ``None`` takes the labels in ``y``.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, sampling, dropout and augmentation.
-    augment : bool, default=False
-        Random crop and flip of image training batches.
+    augment : bool, CropFlip or callable, default=False
+        Augmentation of each training batch: ``True`` is
+        ``CropFlip(padding=4, flip=True)``; a callable maps the torch input
+        batch to a batch of the same length.
     progress_bar : bool, default=False
         Add skorch's ``ProgressBar`` callback.
     verbose : int, default=0
-        0 is silent; 1 prints skorch's per-epoch table.
+        0 is silent. Otherwise each epoch prints a row of skorch's table to
+        ``sys.stdout``: coloured, with a bar over the epoch's batches on a
+        terminal; plain lines, without ANSI colour codes, when the output is
+        a file or a pipe (a log).
     device : str or torch.device, default="cpu"
         Device of the module and of each batch.
     **kwargs
@@ -115,7 +121,7 @@ class BaseLongTailNet(
             Options(Integral, {-1}),
         ],
         "random_state": ["random_state"],
-        "augment": ["boolean"],
+        "augment": ["boolean", callable],
         "progress_bar": ["boolean"],
         "verbose": ["verbose"],
     }
@@ -187,20 +193,28 @@ class BaseLongTailNet(
     @property
     def _default_callbacks(self):
         callbacks = [
-            (name, cb) for name, cb in super()._default_callbacks if name != "valid_acc"
+            (name, cb)
+            for name, cb in super()._default_callbacks
+            if name not in ("valid_acc", "print_log")
         ]
         # skorch's valid_acc compares predict() (labels) with the encoded
         # targets; score the encoded predictions instead.
-        callbacks.insert(
-            -1,
+        callbacks.append(
             (
                 "valid_acc",
                 EpochScoring(encoded_accuracy, name="valid_acc", lower_is_better=False),
-            ),
+            )
         )
         # get_params reads this property, so a bad value must not raise here.
+        verbose = getattr(self, "verbose", 0)
+        progress = dict(progress_callbacks(verbose if isinstance(verbose, Real) else 0))
         if getattr(self, "progress_bar", False) is True:
-            callbacks.append(("progress_bar", ProgressBar()))
+            progress["progress_bar"] = ProgressBar()
+        if "progress_bar" in progress:
+            callbacks.append(("progress_bar", progress["progress_bar"]))
+        # Keep skorch's name, so that callbacks__print_log=None still works;
+        # at verbose=0 skorch's own PrintLog prints nothing.
+        callbacks.append(("print_log", progress.get("progress_log", PrintLog())))
         return callbacks
 
     def _get_param_names(self):
@@ -283,13 +297,7 @@ class BaseLongTailNet(
     def _prepare_fit(self, X, y, *, reset: bool, classes=None):
         """Validate training data; return (X, encoded y) ready for skorch."""
         if is_dataset(X):
-            if y is not None:
-                labels = y
-            elif getattr(X, "targets", None) is not None:
-                labels = X.targets
-                labels = labels.numpy() if isinstance(labels, torch.Tensor) else labels
-            else:
-                labels = read_labels(X)
+            labels = y if y is not None else pair_labels(X)
             encoded = self._check_labels(labels, len(X), reset, classes)
             if reset and hasattr(self, "n_features_in_"):
                 del self.n_features_in_
@@ -311,13 +319,11 @@ class BaseLongTailNet(
                 )
             X, y = self._check_array(X, y, reset=reset)
             encoded = self._check_labels(y, X.shape[0], reset, classes)
-            if self.augment and X.ndim not in (3, 4):
-                raise ValueError(
-                    "augment=True needs images of shape (n_samples, channels, "
-                    "height, width) or (n_samples, height, width), got X with "
-                    f"shape {X.shape}."
-                )
             probe = torch.from_numpy(np.array(X[:2]))
+        augmenter = self._augmenter()
+        if isinstance(augmenter, CropFlip):
+            shape = (len(X), *probe.shape[1:])
+            augmenter._check_shape(shape)
         if reset:
             self._probe_input_ = probe
         return X, encoded
@@ -469,11 +475,26 @@ class BaseLongTailNet(
     # ------------------------------------------------------------------ #
     # training
     # ------------------------------------------------------------------ #
+    def _augmenter(self):
+        """The callable behind ``augment`` (None for ``augment=False``)."""
+        if self.augment is True:
+            return CropFlip()
+        return self.augment or None
+
     def _augmented(self, X) -> torch.Tensor:
-        """A training batch on ``device``, randomly cropped and flipped when
-        ``augment=True``."""
+        """A training batch on ``device``, passed through ``augment``."""
         X = to_tensor(X, device=self.device)
-        return random_crop_flip(X) if self.augment else X
+        augmenter = self._augmenter()
+        if augmenter is None:
+            return X
+        out = augmenter(X)
+        if not isinstance(out, torch.Tensor) or out.shape[:1] != X.shape[:1]:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out)
+            raise ValueError(
+                f"augment={self.augment!r} must return a torch tensor with the "
+                f"batch's {len(X)} rows, got {got}."
+            )
+        return out
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         """Stop with an error once a training batch's loss is not finite.

@@ -165,12 +165,15 @@ class BBNClassifier(BaseLongTailNet):
         Fixed label set; ``None`` takes the labels in ``y``.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, both samplers, dropout and augmentation.
-    augment : bool, default=False
-        Random crop and flip of both image batches of each step.
+    augment : bool, CropFlip or callable, default=False
+        Applied to both training batches of each step, as for
+        :class:`LongTailNetClassifier` (``True`` is ``CropFlip(padding=4)``).
     progress_bar : bool, default=False
         Add skorch's ``ProgressBar`` callback (needs ``tqdm``).
     verbose : int, default=0
-        0 is silent; 1 prints skorch's per-epoch table.
+        0 is silent. Otherwise skorch's per-epoch table goes to
+        ``sys.stdout``: coloured, with a bar over each epoch's batches, on a
+        terminal; plain lines without ANSI colour codes in a file or a pipe.
     device : str or torch.device, default="cpu"
         Device of the module and of each batch, e.g. ``"cuda"``.
     **kwargs

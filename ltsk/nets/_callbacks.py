@@ -256,6 +256,12 @@ class EpochBar(Callback):
         self.bar_.close()
 
 
+def _print_stdout(text) -> None:
+    # A module-level sink: a fitted net stays picklable, and the text goes to
+    # the sys.stdout of the moment (pytest's capture, a redirected log).
+    print(text, file=sys.stdout, flush=True)
+
+
 def progress_callbacks(verbose, stream=None):
     """The skorch progress callbacks for a net's ``verbose`` and output stream.
 
@@ -265,14 +271,16 @@ def progress_callbacks(verbose, stream=None):
     ``stream`` is not a terminal (a log file, a CI job), only the table, as
     :class:`PlainPrintLog` (no ANSI colour codes) and no bar.
 
-    Returns a list of ``(name, callback)`` to use in place of skorch's default
-    ``("print_log", PrintLog())`` (today: ``callbacks=progress_callbacks(1),
-    callbacks__print_log=None``).
+    Returns a list of ``(name, callback)``; the nets' default callbacks use it
+    in place of skorch's ``("print_log", PrintLog())``, renaming
+    ``progress_log`` to ``print_log``. ``stream=None`` is ``sys.stdout``.
     """
     if not verbose:
         return []
-    stream = sys.stdout if stream is None else stream
-    sink = functools.partial(print, file=stream, flush=True)
+    if stream is None:
+        stream, sink = sys.stdout, _print_stdout
+    else:
+        sink = functools.partial(print, file=stream, flush=True)
     if not _is_terminal(stream):
         return [("progress_log", PlainPrintLog(sink=sink))]
     callbacks = [("progress_log", PrintLog(sink=sink))]

@@ -8,6 +8,7 @@ at a time: the batch sampler yields index tensors (or slices) and
 """
 
 from collections.abc import Callable, Iterator
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -99,6 +100,15 @@ def read_labels(dataset: Dataset) -> np.ndarray:
     return np.asarray(labels)
 
 
+def pair_labels(dataset: Dataset) -> np.ndarray:
+    """Labels of a dataset of ``(x, label)`` pairs: its ``targets`` attribute
+    (torchvision's data sets) when set, else one pass over it."""
+    targets = getattr(dataset, "targets", None)
+    if targets is None:
+        return read_labels(dataset)
+    return targets.numpy() if isinstance(targets, torch.Tensor) else np.asarray(targets)
+
+
 class EpochBatchSampler(torch.utils.data.Sampler):
     """Yield one epoch of index batches: drawn by ``draw`` or in order.
 
@@ -173,17 +183,20 @@ class EpochBatchSampler(torch.utils.data.Sampler):
 
 
 def random_crop_flip(
-    x: torch.Tensor, padding: int = 4, generator: torch.Generator | None = None
+    x: torch.Tensor,
+    padding: int = 4,
+    generator: torch.Generator | None = None,
+    flip: bool = True,
 ) -> torch.Tensor:
     """Random crop with zero padding and random horizontal flip, per image.
 
     The standard CIFAR augmentation (He et al., 2016), vectorised over the
     batch. Works on (N, H, W) and (N, C, H, W) tensors; returns a new tensor of
-    the same shape.
+    the same shape. ``flip=False`` only crops.
     """
     if x.dim() not in (3, 4):
         raise ValueError(
-            "augment=True needs image batches of shape (n_samples, channels, "
+            "augment needs image batches of shape (n_samples, channels, "
             f"height, width) or (n_samples, height, width), got {tuple(x.shape)}."
         )
     squeeze = x.dim() == 3
@@ -199,6 +212,103 @@ def random_crop_flip(
     batch = torch.arange(n, device=x.device)[:, None, None, None]
     channel = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
     out = padded[batch, channel, rows, cols]
-    flip = torch.rand(n, generator=generator, device="cpu").to(x.device) < 0.5
-    out = torch.where(flip[:, None, None, None], out.flip(-1), out)
+    if flip:
+        flips = torch.rand(n, generator=generator, device="cpu").to(x.device) < 0.5
+        out = torch.where(flips[:, None, None, None], out.flip(-1), out)
     return out.squeeze(1) if squeeze else out
+
+
+class CropFlip:
+    r"""Random crop with zero padding and random horizontal flip of image batches.
+
+    The ``augment`` of :class:`LongTailNetClassifier` and
+    :class:`BBNClassifier`: each training batch of images (N, C, H, W) or
+    (N, H, W) is zero-padded by ``padding`` pixels on every side, cropped back
+    to (H, W) at a uniformly drawn offset, and mirrored left-right with
+    probability 1/2 when ``flip=True``. ``augment=True`` means
+    ``CropFlip(padding=4, flip=True)``, the standard CIFAR augmentation
+    (He et al., 2016).
+
+    Parameters
+    ----------
+    padding : int, default=4
+        Zero padding on each side, i.e. the largest shift in pixels. The nets
+        refuse a ``padding`` of a quarter of the image's shorter side or more
+        (e.g. 2 or more for the 8x8 digits): such crops leave whole strokes
+        outside the image and destroy small images rather than augment them.
+        ``padding=0`` only flips.
+    flip : bool, default=True
+        Mirror each image left-right with probability 1/2. Use ``False`` for
+        images whose meaning changes when mirrored (digits, letters).
+
+    See Also
+    --------
+    LongTailNetClassifier : ``augment`` also accepts any callable
+        ``augment(X_batch) -> X_batch`` on the torch batch.
+
+    Notes
+    -----
+    With shifts :math:`d_y, d_x \sim \mathcal{U}\{0, \dots, 2p\}`, the output is
+    :math:`x'_{c,i,j} = \tilde x_{c,\,i + d_y,\, j + d_x}` where :math:`\tilde x`
+    is :math:`x` zero-padded by :math:`p` pixels, then flipped as
+    :math:`x'_{c,i,j} \leftarrow x'_{c,i,W-1-j}` on a fair coin.
+
+    References
+    ----------
+    .. [1] He, K., Zhang, X., Ren, S. and Sun, J. "Deep residual learning for
+       image recognition", CVPR 2016.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ltsk.nets import CropFlip
+    >>> x = torch.ones(2, 1, 8, 8)
+    >>> CropFlip(padding=1, flip=False)(x).shape
+    torch.Size([2, 1, 8, 8])
+    """
+
+    def __init__(self, padding: int = 4, flip: bool = True) -> None:
+        if isinstance(padding, bool) or not isinstance(padding, Integral):
+            raise TypeError(f"CropFlip's padding must be an int >= 0, got {padding!r}.")
+        if padding < 0:
+            raise ValueError(f"CropFlip's padding must be >= 0, got {padding}.")
+        if not isinstance(flip, bool | np.bool_):
+            raise TypeError(f"CropFlip's flip must be a bool, got {flip!r}.")
+        self.padding = int(padding)
+        self.flip = bool(flip)
+
+    def __repr__(self) -> str:
+        return f"CropFlip(padding={self.padding}, flip={self.flip})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, CropFlip) and (self.padding, self.flip) == (
+            other.padding,
+            other.flip,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.padding, self.flip))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Crop and flip a batch (N, C, H, W) or (N, H, W); returns a new tensor."""
+        return random_crop_flip(x, self.padding, flip=self.flip)
+
+    def _check_shape(self, shape, name: str = "augment") -> None:
+        """Raise a ValueError naming ``name`` unless ``shape`` is an image batch
+        whose shorter side exceeds four times the padding."""
+        if len(shape) not in (3, 4):
+            raise ValueError(
+                f"{name}={self!r} needs images of shape (n_samples, channels, "
+                "height, width) or (n_samples, height, width), got X with "
+                f"shape {tuple(shape)}."
+            )
+        side = min(shape[-2:])
+        if 4 * self.padding >= side:
+            raise ValueError(
+                f"{name}={self!r} would shift {shape[-2]}x{shape[-1]}-pixel "
+                "images by up "
+                f"to {self.padding} pixels: padding must be smaller than a "
+                f"quarter of the image side (< {side / 4:g} here). Pass e.g. "
+                f"{name}=CropFlip(padding={max((side - 1) // 4, 0)}) or "
+                f"{name}=False."
+            )

@@ -104,10 +104,16 @@ class LongTailNetClassifier(BaseLongTailNet):
         Seeds weight initialisation, sampling, dropout and augmentation, so
         CPU fits are reproducible; torch's global random state is restored
         afterwards. ``None`` uses torch's global random state.
-    augment : bool, default=False
-        For image inputs (N, C, H, W) or (N, H, W): random crop with 4-pixel
-        zero padding and random horizontal flip, applied to each training
-        batch (before mixup).
+    augment : bool, CropFlip or callable, default=False
+        Augmentation of each training batch (before mixup), never of
+        prediction or validation batches. ``True`` is
+        ``CropFlip(padding=4, flip=True)``: for images (N, C, H, W) or
+        (N, H, W), random crop with 4-pixel zero padding and random
+        horizontal flip. :class:`CropFlip` sets the padding and the flip; a
+        padding of a quarter of the image side or more raises a
+        ``ValueError`` at ``fit`` (``augment=True`` on 8x8 images). Any other
+        callable ``augment(X_batch) -> X_batch`` receives the torch input
+        batch on ``device`` and must return a tensor with as many rows.
     mixup : {None, "mixup", "remix"}, default=None
         Train on convex combinations of pairs of samples: ``"mixup"`` (Zhang
         et al., 2018) mixes the labels as the inputs, ``"remix"`` (Chou et
@@ -125,7 +131,9 @@ class LongTailNetClassifier(BaseLongTailNet):
     progress_bar : bool, default=False
         Add skorch's ``ProgressBar`` callback (needs ``tqdm``).
     verbose : int, default=0
-        0 is silent; 1 prints skorch's per-epoch table.
+        0 is silent. Otherwise skorch's per-epoch table goes to
+        ``sys.stdout``: coloured, with a bar over each epoch's batches, on a
+        terminal; plain lines without ANSI colour codes in a file or a pipe.
     device : str or torch.device, default="cpu"
         Device of the module and of each batch, e.g. ``"cuda"``.
     **kwargs
@@ -414,7 +422,7 @@ class LongTailNetClassifier(BaseLongTailNet):
     # training step: augmentation, mixup and Remix
     # ------------------------------------------------------------------ #
     def train_step_single(self, batch, **fit_params):
-        """One optimisation step; augments image batches when ``augment=True``
+        """One optimisation step; passes the batch through ``augment`` when set
         and mixes them when ``mixup`` is set (see the class Notes)."""
         if self.augment:
             Xi, yi = unpack_data(batch)

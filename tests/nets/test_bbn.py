@@ -14,7 +14,7 @@ from ltsk import DecoupledClassifier
 from ltsk.datasets import load_digits_lt
 from ltsk.heads import TauNormHead
 from ltsk.losses import BalancedSoftmaxLoss, LDAMLoss, NormedLinear
-from ltsk.nets import MLP, BBNClassifier, DeferredReweighting, bbn_alpha
+from ltsk.nets import MLP, BBNClassifier, CropFlip, DeferredReweighting, bbn_alpha
 from ltsk.nets._modules import BilateralBranchModule
 
 COUNTS = np.array([60, 25, 10, 5])
@@ -385,7 +385,7 @@ def test_augment_on_image_arrays():
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1, 2], [30, 12, 6])
     X = rng.normal(size=(48, 1, 8, 8)).astype(np.float32) + y[:, None, None, None]
-    net = small_net(augment=True, max_epochs=2).fit(X, y)
+    net = small_net(augment=CropFlip(padding=1), max_epochs=2).fit(X, y)
     assert net.predict_proba(X).shape == (48, 3)
 
 

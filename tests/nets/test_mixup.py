@@ -13,7 +13,7 @@ from torch.testing import assert_close
 import ltsk.nets._net as net_module
 from ltsk.datasets import load_digits_lt
 from ltsk.losses import FocalLoss, LDAMLoss, focal_loss, ldam_loss
-from ltsk.nets import MLP, LongTailNetClassifier, SmallCNN
+from ltsk.nets import MLP, CropFlip, LongTailNetClassifier, SmallCNN
 from ltsk.nets._mixup import mixed_pair_loss, remix_label_weights
 
 COUNTS = np.array([60, 25, 10, 5])
@@ -265,7 +265,7 @@ def test_composes_with_augment_and_class_balanced_sampling():
     net = LongTailNetClassifier(
         SmallCNN,
         module__channels=(4,),
-        augment=True,
+        augment=CropFlip(padding=1),
         mixup="mixup",
         q=0.0,
         max_epochs=2,
