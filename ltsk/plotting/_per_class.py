@@ -7,18 +7,14 @@ from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from ltsk.metrics._shot import _per_class_recall
 from ltsk.plotting._base import (
-    _as_named,
-    _check_fitted,
+    _BaseDisplay,
     _check_labels,
-    _estimator_name,
-    _get_axes,
-    _shared_train_counts,
     _train_counts,
 )
 from ltsk.utils._validation import check_class_counts
 
 
-class PerClassAccuracyDisplay:
+class PerClassAccuracyDisplay(_BaseDisplay):
     r"""Accuracy (recall) of every class against its training count.
 
     Each method is a curve through its per-class accuracies, classes ordered by
@@ -146,7 +142,7 @@ class PerClassAccuracyDisplay:
             The display, with ``lines_``, ``points_``, ``ax_`` and ``figure_``
             set.
         """
-        self.ax_, self.figure_ = _get_axes(ax, f"{type(self).__name__}.plot")
+        self._set_axes(ax)
         unplaceable = self.train_counts <= 0
         if np.any(unplaceable):
             which = (
@@ -253,13 +249,7 @@ class PerClassAccuracyDisplay:
         class_labels, counts = _train_counts(train_counts, labels)
         # fail before computing
         check_matplotlib_support(f"{cls.__name__}.from_predictions")
-        predictions = _as_named(
-            y_pred,
-            name=name,
-            default_name="Classifier",
-            param="y_pred",
-            kind="label array",
-        )
+        predictions = cls._named_predictions(y_pred, name)
         accuracies = [
             _per_class_recall(y_true, pred, class_labels)
             for pred in predictions.values()
@@ -328,22 +318,12 @@ class PerClassAccuracyDisplay:
         >>> display.lines_[0].get_xdata().tolist()
         [5.0, 25.0, 60.0]
         """
-        # fail before computing
-        check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        estimators = _as_named(
-            estimator,
-            name=name,
-            default_name=_estimator_name(estimator),
-            param="estimator",
-            kind="fitted classifier",
+        predictions, train_counts, labels = cls._estimators_predictions(
+            estimator, X, name=name, train_counts=train_counts, labels=labels
         )
-        for est in estimators.values():
-            _check_fitted(est)
-        if train_counts is None:
-            labels, train_counts = _shared_train_counts(estimators)
         return cls.from_predictions(
             y,
-            {method: est.predict(X) for method, est in estimators.items()},
+            predictions,
             train_counts=train_counts,
             labels=labels,
             ax=ax,

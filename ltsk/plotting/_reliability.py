@@ -10,10 +10,10 @@ from ltsk.metrics._calibration import (
     reliability_bins,
 )
 from ltsk.metrics._shot import SHOT_GROUPS, _check_thresholds, _groups_of
-from ltsk.plotting._base import _check_fitted, _estimator_name, _get_axes
+from ltsk.plotting._base import _BaseDisplay, _estimator_name
 
 
-class ReliabilityDisplay:
+class ReliabilityDisplay(_BaseDisplay):
     r"""Reliability diagram: accuracy against confidence, bin by bin.
 
     One bar per confidence bin with the accuracy of its samples, over the
@@ -108,7 +108,7 @@ class ReliabilityDisplay:
         display : ReliabilityDisplay
             The display, with ``bars_``, ``line_``, ``ax_`` and ``figure_`` set.
         """
-        self.ax_, self.figure_ = _get_axes(ax, f"{type(self).__name__}.plot")
+        self._set_axes(ax)
         name = self.estimator_name if name is None else name
         n_bins = self.count.shape[0]
         centres = (np.arange(n_bins) + 0.5) / n_bins
@@ -293,8 +293,7 @@ class ReliabilityDisplay:
         >>> 0.0 <= display.ece <= 1.0
         True
         """
-        check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        _check_fitted(estimator)
+        cls._check_estimator(estimator)
         if not hasattr(estimator, "predict_proba"):
             raise TypeError(
                 f"estimator ({type(estimator).__name__}) has no predict_proba; a "

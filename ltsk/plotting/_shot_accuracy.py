@@ -13,11 +13,7 @@ from ltsk.metrics._shot import (
     _per_class_recall,
 )
 from ltsk.plotting._base import (
-    _as_named,
-    _check_fitted,
-    _estimator_name,
-    _get_axes,
-    _shared_train_counts,
+    _BaseDisplay,
 )
 
 _GROUP_TITLES = ("Many", "Medium", "Few", "All")
@@ -96,7 +92,7 @@ def _check_scores(scores, n_methods):
     return table
 
 
-class ShotAccuracyDisplay:
+class ShotAccuracyDisplay(_BaseDisplay):
     r"""Grouped bars of many-, medium-, few-shot and overall accuracy.
 
     One group of bars per shot group (Many, Medium, Few, All) and one bar per
@@ -198,7 +194,7 @@ class ShotAccuracyDisplay:
             The display, with ``bars_``, ``na_texts_``, ``ax_`` and ``figure_``
             set.
         """
-        self.ax_, self.figure_ = _get_axes(ax, f"{type(self).__name__}.plot")
+        self._set_axes(ax)
         n_methods = len(self.method_names)
         width = _GROUP_WIDTH / n_methods
         groups = np.arange(len(SHOT_GROUPS), dtype=np.float64)
@@ -302,13 +298,7 @@ class ShotAccuracyDisplay:
         """
         # fail before computing
         check_matplotlib_support(f"{cls.__name__}.from_predictions")
-        predictions = _as_named(
-            y_pred,
-            name=name,
-            default_name="Classifier",
-            param="y_pred",
-            kind="label array",
-        )
+        predictions = cls._named_predictions(y_pred, name)
         scores = [
             shot_accuracy(
                 y_true,
@@ -397,22 +387,12 @@ class ShotAccuracyDisplay:
         >>> display.method_names
         ['plain', 'balanced']
         """
-        # fail before computing
-        check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        estimators = _as_named(
-            estimator,
-            name=name,
-            default_name=_estimator_name(estimator),
-            param="estimator",
-            kind="fitted classifier",
+        predictions, train_counts, labels = cls._estimators_predictions(
+            estimator, X, name=name, train_counts=train_counts, labels=labels
         )
-        for est in estimators.values():
-            _check_fitted(est)
-        if train_counts is None:
-            labels, train_counts = _shared_train_counts(estimators)
         return cls.from_predictions(
             y,
-            {method: est.predict(X) for method, est in estimators.items()},
+            predictions,
             train_counts=train_counts,
             labels=labels,
             many=many,
