@@ -10,7 +10,9 @@ import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
 
+from ltsk.metrics._docstrings import SHARED_SHOT_DOC
 from ltsk.metrics._shot import _check_train_counts
+from ltsk.utils._docstrings import docstring_filler
 
 
 def _get_axes(ax, caller: str):
@@ -177,3 +179,13 @@ class _BaseDisplay:
             labels, train_counts = _shared_train_counts(estimators)
         predictions = {method: est.predict(X) for method, est in estimators.items()}
         return predictions, train_counts, labels
+
+
+fill_plot_doc = docstring_filler(
+    {
+        **SHARED_SHOT_DOC,
+        "ax": """\
+ax : matplotlib.axes.Axes, default={default}
+    Axes to draw on; a new figure is made when None.""",
+    }
+)

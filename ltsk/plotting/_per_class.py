@@ -10,6 +10,7 @@ from ltsk.plotting._base import (
     _BaseDisplay,
     _check_labels,
     _train_counts,
+    fill_plot_doc,
 )
 from ltsk.utils._validation import check_class_counts
 
@@ -126,13 +127,13 @@ class PerClassAccuracyDisplay(_BaseDisplay):
         self.labels = labels
         self.method_names = method_names
 
+    @fill_plot_doc
     def plot(self, *, ax=None, **kwargs):
         """Draw one curve per method on a log-scaled training-count axis.
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to every :meth:`matplotlib.axes.Axes.plot` call.
 
@@ -194,6 +195,7 @@ class PerClassAccuracyDisplay(_BaseDisplay):
         return self
 
     @classmethod
+    @fill_plot_doc
     def from_predictions(
         cls,
         y_true,
@@ -223,8 +225,7 @@ class PerClassAccuracyDisplay(_BaseDisplay):
         name : str, default=None
             Name of the method when ``y_pred`` is one array ("Classifier" when
             None); must be None when ``y_pred`` is a dict.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.plot`.
 
@@ -260,6 +261,7 @@ class PerClassAccuracyDisplay(_BaseDisplay):
         return display.plot(ax=ax, **kwargs)
 
     @classmethod
+    @fill_plot_doc
     def from_estimator(
         cls,
         estimator,
@@ -291,8 +293,7 @@ class PerClassAccuracyDisplay(_BaseDisplay):
         name : str, default=None
             Name of a single estimator (its class name when None); must be None
             when ``estimator`` is a dict.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.plot`.
 

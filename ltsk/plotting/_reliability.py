@@ -10,7 +10,7 @@ from ltsk.metrics._calibration import (
     reliability_bins,
 )
 from ltsk.metrics._shot import SHOT_GROUPS, _check_thresholds, _groups_of
-from ltsk.plotting._base import _BaseDisplay, _estimator_name
+from ltsk.plotting._base import _BaseDisplay, _estimator_name, fill_plot_doc
 
 
 class ReliabilityDisplay(_BaseDisplay):
@@ -91,13 +91,13 @@ class ReliabilityDisplay(_BaseDisplay):
         self.ece = float(ece)
         self.estimator_name = estimator_name
 
+    @fill_plot_doc
     def plot(self, *, ax=None, name=None, **kwargs):
         """Draw the diagram.
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         name : str, default=None
             Legend name; ``estimator_name`` when None.
         **kwargs : dict
@@ -136,6 +136,7 @@ class ReliabilityDisplay(_BaseDisplay):
         return self
 
     @classmethod
+    @fill_plot_doc
     def from_predictions(
         cls,
         y_true,
@@ -167,16 +168,12 @@ class ReliabilityDisplay(_BaseDisplay):
             needed when ``group`` is not ``"all"``.
         group : {"all", "many", "medium", "few"}, default="all"
             Draw the samples whose true class is in this shot group only.
-        many : float, default=100
-            Classes with more training samples are many-shot.
-        few : float, default=20
-            Classes with fewer training samples are few-shot.
-        n_bins : int, default=15
-            Number of equal-width confidence bins.
+        %(many)s
+        %(few)s
+        %(n_bins)s
         name : str, default=None
             Legend name.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.bar`.
 
@@ -232,6 +229,7 @@ class ReliabilityDisplay(_BaseDisplay):
         return display.plot(ax=ax, **kwargs)
 
     @classmethod
+    @fill_plot_doc
     def from_estimator(
         cls,
         estimator,
@@ -262,16 +260,12 @@ class ReliabilityDisplay(_BaseDisplay):
             ``estimator.classes_``); needed when ``group`` is not ``"all"``.
         group : {"all", "many", "medium", "few"}, default="all"
             Draw the samples whose true class is in this shot group only.
-        many : float, default=100
-            Classes with more training samples are many-shot.
-        few : float, default=20
-            Classes with fewer training samples are few-shot.
-        n_bins : int, default=15
-            Number of equal-width confidence bins.
+        %(many)s
+        %(few)s
+        %(n_bins)s
         name : str, default=None
             Legend name (the estimator's class name when None).
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.bar`.
 

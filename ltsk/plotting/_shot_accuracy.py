@@ -14,6 +14,7 @@ from ltsk.metrics._shot import (
 )
 from ltsk.plotting._base import (
     _BaseDisplay,
+    fill_plot_doc,
 )
 
 _GROUP_TITLES = ("Many", "Medium", "Few", "All")
@@ -178,13 +179,13 @@ class ShotAccuracyDisplay(_BaseDisplay):
         self.method_names = method_names
         self.n_classes = None if n_classes is None else _check_n_classes(n_classes)
 
+    @fill_plot_doc
     def plot(self, *, ax=None, **kwargs):
         """Draw the grouped bars.
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to every :meth:`matplotlib.axes.Axes.bar` call.
 
@@ -237,6 +238,7 @@ class ShotAccuracyDisplay(_BaseDisplay):
         return self
 
     @classmethod
+    @fill_plot_doc
     def from_predictions(
         cls,
         y_true,
@@ -264,15 +266,12 @@ class ShotAccuracyDisplay(_BaseDisplay):
             ``labels`` (see :func:`ltsk.metrics.shot_accuracy`).
         labels : array-like of shape (n_classes,), default=None
             Labels of ``train_counts`` when it is an array.
-        many : float, default=100
-            Classes with more training samples are many-shot.
-        few : float, default=20
-            Classes with fewer training samples are few-shot.
+        %(many)s
+        %(few)s
         name : str, default=None
             Name of the method when ``y_pred`` is one array ("Classifier" when
             None); must be None when ``y_pred`` is a dict.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.bar`.
 
@@ -318,6 +317,7 @@ class ShotAccuracyDisplay(_BaseDisplay):
         return display.plot(ax=ax, **kwargs)
 
     @classmethod
+    @fill_plot_doc
     def from_estimator(
         cls,
         estimator,
@@ -350,15 +350,12 @@ class ShotAccuracyDisplay(_BaseDisplay):
             then agree.
         labels : array-like of shape (n_classes,), default=None
             Labels of ``train_counts`` when it is an array.
-        many : float, default=100
-            Classes with more training samples are many-shot.
-        few : float, default=20
-            Classes with fewer training samples are few-shot.
+        %(many)s
+        %(few)s
         name : str, default=None
             Name of a single estimator (its class name when None); must be None
             when ``estimator`` is a dict.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.bar`.
 

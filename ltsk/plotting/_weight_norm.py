@@ -11,6 +11,7 @@ from ltsk.plotting._base import (
     _classifier_part,
     _estimator_name,
     _estimator_train_counts,
+    fill_plot_doc,
 )
 from ltsk.utils._validation import check_class_counts
 
@@ -148,6 +149,7 @@ class WeightNormDisplay(_BaseDisplay):
         return self
 
     @classmethod
+    @fill_plot_doc
     def from_estimator(
         cls, estimator, *, train_counts=None, ax=None, name=None, **kwargs
     ):
@@ -165,8 +167,7 @@ class WeightNormDisplay(_BaseDisplay):
             Training samples per class, as ``{label: count}`` or aligned with
             the classifier's ``classes_``. Taken from the estimator's
             ``class_counts_`` when None.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         name : str, default=None
             Legend label; the estimator's class name (for a
             ``DecoupledClassifier``, its head's) when None.
