@@ -33,6 +33,31 @@ class _BasePosthocClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         if hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
 
+    def _adapted_scores(self, X):
+        """Class scores of shape (n_samples, n_classes) after the adaptation."""
+        raise NotImplementedError
+
+    def predict(self, X):
+        """Predict the class of highest adapted score.
+
+        The adapted score is the biased score of
+        :class:`~ltsk.posthoc.TunedClassBiasClassifier` and the target-prior
+        posterior of :class:`~ltsk.posthoc.PriorAdjustedClassifier` (the Bayes
+        decision for the target prior).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels, from ``classes_``.
+        """
+        indices = np.argmax(self._adapted_scores(X), axis=1)
+        return self.classes_[indices]
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse

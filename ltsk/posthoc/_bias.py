@@ -346,9 +346,10 @@ class TunedClassBiasClassifier(_BasePosthocClassifier):
         self._method = method
         return self
 
-    def _scores(self, X):
+    def _adapted_scores(self, X):
         check_is_fitted(self)
-        return _as_scores(getattr(self.estimator_, self._method)(X), self._method)
+        scores = _as_scores(getattr(self.estimator_, self._method)(X), self._method)
+        return scores + self.bias_
 
     def decision_function(self, X):
         """The estimator's class scores plus the tuned biases.
@@ -365,23 +366,7 @@ class TunedClassBiasClassifier(_BasePosthocClassifier):
             ``predict_proba``); for two classes, the difference of the two
             columns, as in scikit-learn.
         """
-        scores = self._scores(X) + self.bias_
+        scores = self._adapted_scores(X)
         if scores.shape[1] == 2:
             return scores[:, 1] - scores[:, 0]
         return scores
-
-    def predict(self, X):
-        """Predict the class of highest biased score.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Predicted labels, from ``classes_``.
-        """
-        indices = np.argmax(self._scores(X) + self.bias_, axis=1)
-        return self.classes_[indices]

@@ -539,18 +539,5 @@ class PriorAdjustedClassifier(_BasePosthocClassifier):
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
-    def predict(self, X):
-        """Predict the Bayes decision for the target prior.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Predicted labels, from ``classes_``.
-        """
-        indices = np.argmax(self.predict_proba(X), axis=1)
-        return self.classes_[indices]
+    def _adapted_scores(self, X):
+        return self.predict_proba(X)
