@@ -6,6 +6,13 @@ from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
+from ltsk.utils._docstrings import docstring_filler
+
+# the X of the prediction methods
+fill_samples_doc = docstring_filler(
+    {"X": "X : array-like of shape (n_samples, n_features)\n    Samples."}
+)
+
 
 class _BasePosthocClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """A classifier that adapts the outputs of its wrapped ``estimator``."""
@@ -37,6 +44,7 @@ class _BasePosthocClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         """Class scores of shape (n_samples, n_classes) after the adaptation."""
         raise NotImplementedError
 
+    @fill_samples_doc
     def predict(self, X):
         """Predict the class of highest adapted score.
 
@@ -47,8 +55,7 @@ class _BasePosthocClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
+        %(X)s
 
         Returns
         -------

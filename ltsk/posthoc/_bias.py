@@ -16,7 +16,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, indexable
 
-from ltsk.posthoc._base import _BasePosthocClassifier
+from ltsk.posthoc._base import _BasePosthocClassifier, fill_samples_doc
 
 _TINY = np.finfo(np.float64).tiny
 
@@ -351,13 +351,13 @@ class TunedClassBiasClassifier(_BasePosthocClassifier):
         scores = _as_scores(getattr(self.estimator_, self._method)(X), self._method)
         return scores + self.bias_
 
+    @fill_samples_doc
     def decision_function(self, X):
         """The estimator's class scores plus the tuned biases.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
+        %(X)s
 
         Returns
         -------

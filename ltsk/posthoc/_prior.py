@@ -22,7 +22,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from ltsk.posthoc._base import _BasePosthocClassifier
+from ltsk.posthoc._base import _BasePosthocClassifier, fill_samples_doc
 
 # Above this condition number of the confusion matrix the BBSE solution is
 # dominated by the noise of its estimate (Lipton et al. bound the error by
@@ -506,13 +506,13 @@ class PriorAdjustedClassifier(_BasePosthocClassifier):
             )
         return self
 
+    @fill_samples_doc
     def predict_proba(self, X):
         """Predict probabilities re-weighted to the target prior.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
+        %(X)s
 
         Returns
         -------
@@ -523,13 +523,13 @@ class PriorAdjustedClassifier(_BasePosthocClassifier):
         proba = np.asarray(self.estimator_.predict_proba(X), dtype=np.float64)
         return _reweight(proba, self.target_prior_, self.train_prior_)
 
+    @fill_samples_doc
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
+        %(X)s
 
         Returns
         -------
