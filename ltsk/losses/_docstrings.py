@@ -40,6 +40,16 @@ reduction : {"mean", "sum", "none"}, default={default}
     "reduction": """\
 reduction : {"mean", "sum", "none"}, default={default}
     How the per-sample losses are reduced.""",
+    # the label-aware smoothing loss's function and module
+    "smooth_head": """\
+smooth_head : float in [0, 1], default={default}
+    Smoothing factor of the largest class.""",
+    "smooth_tail": """\
+smooth_tail : float in [0, 1], default={default}
+    Smoothing factor of the smallest class.""",
+    "smoothing_shape": """\
+shape : {"concave", "linear", "convex"}, default={default}
+    Curve of the factor against the class size; "concave" is the paper's.""",
     "loss": """\
 loss : Tensor
     A scalar, or of shape (n_samples,) for ``reduction="none"``.""",

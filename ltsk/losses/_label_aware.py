@@ -58,12 +58,9 @@ def label_aware_smoothing_loss(
     %(logits)s
     %(targets)s
     %(class_counts)s
-    smooth_head : float in [0, 1], default=0.4
-        Smoothing factor of the largest class.
-    smooth_tail : float in [0, 1], default=0.1
-        Smoothing factor of the smallest class.
-    shape : {"concave", "linear", "convex"}, default="concave"
-        Curve of the factor against the class size; "concave" is the paper's.
+    %(smooth_head)s
+    %(smooth_tail)s
+    %(smoothing_shape)s
     %(reduction_by_n)s
 
     Returns
@@ -116,12 +113,9 @@ class LabelAwareSmoothingLoss(LongTailLoss):
     Parameters
     ----------
     %(class_counts_module)s
-    smooth_head : float in [0, 1], default=0.4
-        Smoothing factor of the largest class.
-    smooth_tail : float in [0, 1], default=0.1
-        Smoothing factor of the smallest class.
-    shape : {"concave", "linear", "convex"}, default="concave"
-        Curve of the factor against the class size.
+    %(smooth_head)s
+    %(smooth_tail)s
+    %(smoothing_shape)s
     %(reduction_by_n)s
 
     Attributes

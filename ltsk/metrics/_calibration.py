@@ -1,21 +1,25 @@
 """Expected calibration error, overall and per many/medium/few-shot group."""
 
 from collections.abc import Mapping
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
-from ltsk.metrics._shot import SHOT_GROUPS, _check_thresholds, _groups_of
+from ltsk.metrics._docstrings import fill_shot_doc
+from ltsk.metrics._shot import (
+    SHOT_CONSTRAINTS,
+    SHOT_GROUPS,
+    _check_thresholds,
+    _groups_of,
+)
 from ltsk.utils._validation import check_class_counts
 
 _COMMON = {
+    **SHOT_CONSTRAINTS,
     "train_counts": [Mapping, "array-like", None],
-    "labels": ["array-like", None],
     "n_bins": [Interval(Integral, 1, None, closed="left")],
-    "many": [Interval(Real, 0, None, closed="left")],
-    "few": [Interval(Real, 0, None, closed="left")],
 }
 
 
@@ -103,6 +107,7 @@ def _ece(y_code, y_proba, n_bins):
     return float(np.sum(count[filled] * gaps) / count.sum())
 
 
+@fill_shot_doc
 @validate_params(
     {"y_true": ["array-like"], "y_proba": ["array-like"], **_COMMON},
     prefer_skip_nested_validation=True,
@@ -126,12 +131,9 @@ def expected_calibration_error(
         The class of each column of ``y_proba`` (the classifier's
         ``classes_``). When None, the sorted labels of ``y_true``, which must
         then hold every class.
-    n_bins : int, default=15
-        Number of equal-width confidence bins on [0, 1].
-    many : float, default=100
-        Classes with more than ``many`` training samples are many-shot.
-    few : float, default=20
-        Classes with fewer than ``few`` training samples are few-shot.
+    %(n_bins)s
+    %(many)s
+    %(few)s
 
     Returns
     -------
@@ -240,6 +242,7 @@ class _CalibrationScorer:
         return f"make_calibration_scorer(group={self.group!r}, n_bins={self.n_bins})"
 
 
+@fill_shot_doc
 @validate_params(
     {
         "group": [StrOptions(set(SHOT_GROUPS))],
@@ -263,12 +266,9 @@ def make_calibration_scorer(
     train_counts : dict, default=None
         Training samples per class ``{label: count}``, over the whole
         training set (not a cross-validation fold).
-    n_bins : int, default=15
-        Number of equal-width confidence bins.
-    many : float, default=100
-        Classes with more than ``many`` training samples are many-shot.
-    few : float, default=20
-        Classes with fewer than ``few`` training samples are few-shot.
+    %(n_bins)s
+    %(many)s
+    %(few)s
 
     Returns
     -------

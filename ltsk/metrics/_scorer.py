@@ -3,6 +3,7 @@
 from sklearn.metrics import make_scorer
 from sklearn.utils._param_validation import StrOptions, validate_params
 
+from ltsk.metrics._docstrings import fill_shot_doc
 from ltsk.metrics._shot import (
     SHOT_CONSTRAINTS,
     SHOT_GROUPS,
@@ -19,6 +20,7 @@ def _shot_score(y_true, y_pred, *, group, train_counts, labels, many, few):
     return scores[group]
 
 
+@fill_shot_doc
 @validate_params(
     {"group": [StrOptions(set(SHOT_GROUPS))], **SHOT_CONSTRAINTS},
     prefer_skip_nested_validation=True,
@@ -36,10 +38,8 @@ def make_shot_scorer(group="all", *, train_counts, labels=None, many=100, few=20
         cross-validation fold), as in :func:`shot_accuracy`.
     labels : array-like of shape (n_classes,), default=None
         The label of each count when ``train_counts`` is an array.
-    many : float, default=100
-        Classes with more than ``many`` training samples are many-shot.
-    few : float, default=20
-        Classes with fewer than ``few`` training samples are few-shot.
+    %(many)s
+    %(few)s
 
     Returns
     -------

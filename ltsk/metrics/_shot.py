@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
+from ltsk.metrics._docstrings import fill_shot_doc
 from ltsk.utils._validation import check_class_counts
 
 SHOT_GROUPS = ("many", "medium", "few", "all")
@@ -63,6 +64,7 @@ def _check_train_counts(train_counts, labels):
     return labels, counts
 
 
+@fill_shot_doc
 @validate_params(
     {key: SHOT_CONSTRAINTS[key] for key in ("train_counts", "many", "few")},
     prefer_skip_nested_validation=True,
@@ -79,8 +81,7 @@ def shot_groups(train_counts, *, many=100, few=20):
     train_counts : dict or array-like of shape (n_classes,)
         Training samples per class, as ``{label: count}`` or as an array of
         counts.
-    many : float, default=100
-        Classes with more than ``many`` training samples are many-shot.
+    %(many)s
     few : float, default=20
         Classes with fewer than ``few`` training samples are few-shot. Must
         satisfy ``0 <= few <= many``.
@@ -162,6 +163,7 @@ def _per_class_recall(y_true, y_pred, labels):
     return recall
 
 
+@fill_shot_doc
 @validate_params(
     {"y_true": ["array-like"], "y_pred": ["array-like"], **SHOT_CONSTRAINTS},
     prefer_skip_nested_validation=True,
@@ -183,8 +185,7 @@ def shot_accuracy(y_true, y_pred, *, train_counts, labels=None, many=100, few=20
         The label of each entry of ``train_counts`` when it is an array; must
         be None when it is a dict. Counts are never inferred from an array of
         training labels, since the two are easy to mix up.
-    many : float, default=100
-        Classes with more than ``many`` training samples are many-shot.
+    %(many)s
     few : float, default=20
         Classes with fewer than ``few`` training samples are few-shot; the
         others are medium-shot.

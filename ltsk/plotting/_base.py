@@ -10,7 +10,9 @@ import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
 
+from ltsk.metrics._docstrings import SHARED_SHOT_DOC
 from ltsk.metrics._shot import _check_train_counts
+from ltsk.utils._docstrings import docstring_filler
 
 
 def _get_axes(ax, caller: str):
@@ -128,3 +130,62 @@ def _check_labels(labels, counts):
             f"got shape {labels.shape}."
         )
     return labels
+
+
+class _BaseDisplay:
+    """The plumbing of the Display classes: axes, fitted estimators, methods."""
+
+    def _set_axes(self, ax):
+        """Set ``ax_`` and ``figure_``, making a new figure when ``ax`` is None."""
+        self.ax_, self.figure_ = _get_axes(ax, f"{type(self).__name__}.plot")
+
+    @classmethod
+    def _check_estimator(cls, estimator):
+        """Fail before computing: matplotlib is missing or ``estimator`` unfitted."""
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        _check_fitted(estimator)
+
+    @staticmethod
+    def _named_predictions(y_pred, name):
+        """``{method name: predicted labels}`` from one array or a dict."""
+        return _as_named(
+            y_pred,
+            name=name,
+            default_name="Classifier",
+            param="y_pred",
+            kind="label array",
+        )
+
+    @classmethod
+    def _estimators_predictions(cls, estimator, X, *, name, train_counts, labels):
+        """``(predictions, train_counts, labels)`` of one or a dict of estimators.
+
+        ``predictions`` is ``{method name: estimator.predict(X)}``; when
+        ``train_counts`` is None, it and ``labels`` come from the estimators'
+        ``class_counts_``, which must agree.
+        """
+        # fail before computing
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        estimators = _as_named(
+            estimator,
+            name=name,
+            default_name=_estimator_name(estimator),
+            param="estimator",
+            kind="fitted classifier",
+        )
+        for est in estimators.values():
+            _check_fitted(est)
+        if train_counts is None:
+            labels, train_counts = _shared_train_counts(estimators)
+        predictions = {method: est.predict(X) for method, est in estimators.items()}
+        return predictions, train_counts, labels
+
+
+fill_plot_doc = docstring_filler(
+    {
+        **SHARED_SHOT_DOC,
+        "ax": """\
+ax : matplotlib.axes.Axes, default={default}
+    Axes to draw on; a new figure is made when None.""",
+    }
+)

@@ -7,18 +7,15 @@ from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from ltsk.metrics._shot import _per_class_recall
 from ltsk.plotting._base import (
-    _as_named,
-    _check_fitted,
+    _BaseDisplay,
     _check_labels,
-    _estimator_name,
-    _get_axes,
-    _shared_train_counts,
     _train_counts,
+    fill_plot_doc,
 )
 from ltsk.utils._validation import check_class_counts
 
 
-class PerClassAccuracyDisplay:
+class PerClassAccuracyDisplay(_BaseDisplay):
     r"""Accuracy (recall) of every class against its training count.
 
     Each method is a curve through its per-class accuracies, classes ordered by
@@ -130,13 +127,13 @@ class PerClassAccuracyDisplay:
         self.labels = labels
         self.method_names = method_names
 
+    @fill_plot_doc
     def plot(self, *, ax=None, **kwargs):
         """Draw one curve per method on a log-scaled training-count axis.
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to every :meth:`matplotlib.axes.Axes.plot` call.
 
@@ -146,7 +143,7 @@ class PerClassAccuracyDisplay:
             The display, with ``lines_``, ``points_``, ``ax_`` and ``figure_``
             set.
         """
-        self.ax_, self.figure_ = _get_axes(ax, f"{type(self).__name__}.plot")
+        self._set_axes(ax)
         unplaceable = self.train_counts <= 0
         if np.any(unplaceable):
             which = (
@@ -198,6 +195,7 @@ class PerClassAccuracyDisplay:
         return self
 
     @classmethod
+    @fill_plot_doc
     def from_predictions(
         cls,
         y_true,
@@ -227,8 +225,7 @@ class PerClassAccuracyDisplay:
         name : str, default=None
             Name of the method when ``y_pred`` is one array ("Classifier" when
             None); must be None when ``y_pred`` is a dict.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.plot`.
 
@@ -253,13 +250,7 @@ class PerClassAccuracyDisplay:
         class_labels, counts = _train_counts(train_counts, labels)
         # fail before computing
         check_matplotlib_support(f"{cls.__name__}.from_predictions")
-        predictions = _as_named(
-            y_pred,
-            name=name,
-            default_name="Classifier",
-            param="y_pred",
-            kind="label array",
-        )
+        predictions = cls._named_predictions(y_pred, name)
         accuracies = [
             _per_class_recall(y_true, pred, class_labels)
             for pred in predictions.values()
@@ -270,6 +261,7 @@ class PerClassAccuracyDisplay:
         return display.plot(ax=ax, **kwargs)
 
     @classmethod
+    @fill_plot_doc
     def from_estimator(
         cls,
         estimator,
@@ -301,8 +293,7 @@ class PerClassAccuracyDisplay:
         name : str, default=None
             Name of a single estimator (its class name when None); must be None
             when ``estimator`` is a dict.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.plot`.
 
@@ -328,22 +319,12 @@ class PerClassAccuracyDisplay:
         >>> display.lines_[0].get_xdata().tolist()
         [5.0, 25.0, 60.0]
         """
-        # fail before computing
-        check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        estimators = _as_named(
-            estimator,
-            name=name,
-            default_name=_estimator_name(estimator),
-            param="estimator",
-            kind="fitted classifier",
+        predictions, train_counts, labels = cls._estimators_predictions(
+            estimator, X, name=name, train_counts=train_counts, labels=labels
         )
-        for est in estimators.values():
-            _check_fitted(est)
-        if train_counts is None:
-            labels, train_counts = _shared_train_counts(estimators)
         return cls.from_predictions(
             y,
-            {method: est.predict(X) for method, est in estimators.items()},
+            predictions,
             train_counts=train_counts,
             labels=labels,
             ax=ax,

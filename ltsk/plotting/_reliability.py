@@ -10,10 +10,10 @@ from ltsk.metrics._calibration import (
     reliability_bins,
 )
 from ltsk.metrics._shot import SHOT_GROUPS, _check_thresholds, _groups_of
-from ltsk.plotting._base import _check_fitted, _estimator_name, _get_axes
+from ltsk.plotting._base import _BaseDisplay, _estimator_name, fill_plot_doc
 
 
-class ReliabilityDisplay:
+class ReliabilityDisplay(_BaseDisplay):
     r"""Reliability diagram: accuracy against confidence, bin by bin.
 
     One bar per confidence bin with the accuracy of its samples, over the
@@ -91,13 +91,13 @@ class ReliabilityDisplay:
         self.ece = float(ece)
         self.estimator_name = estimator_name
 
+    @fill_plot_doc
     def plot(self, *, ax=None, name=None, **kwargs):
         """Draw the diagram.
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         name : str, default=None
             Legend name; ``estimator_name`` when None.
         **kwargs : dict
@@ -108,7 +108,7 @@ class ReliabilityDisplay:
         display : ReliabilityDisplay
             The display, with ``bars_``, ``line_``, ``ax_`` and ``figure_`` set.
         """
-        self.ax_, self.figure_ = _get_axes(ax, f"{type(self).__name__}.plot")
+        self._set_axes(ax)
         name = self.estimator_name if name is None else name
         n_bins = self.count.shape[0]
         centres = (np.arange(n_bins) + 0.5) / n_bins
@@ -136,6 +136,7 @@ class ReliabilityDisplay:
         return self
 
     @classmethod
+    @fill_plot_doc
     def from_predictions(
         cls,
         y_true,
@@ -167,16 +168,12 @@ class ReliabilityDisplay:
             needed when ``group`` is not ``"all"``.
         group : {"all", "many", "medium", "few"}, default="all"
             Draw the samples whose true class is in this shot group only.
-        many : float, default=100
-            Classes with more training samples are many-shot.
-        few : float, default=20
-            Classes with fewer training samples are few-shot.
-        n_bins : int, default=15
-            Number of equal-width confidence bins.
+        %(many)s
+        %(few)s
+        %(n_bins)s
         name : str, default=None
             Legend name.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.bar`.
 
@@ -232,6 +229,7 @@ class ReliabilityDisplay:
         return display.plot(ax=ax, **kwargs)
 
     @classmethod
+    @fill_plot_doc
     def from_estimator(
         cls,
         estimator,
@@ -262,16 +260,12 @@ class ReliabilityDisplay:
             ``estimator.classes_``); needed when ``group`` is not ``"all"``.
         group : {"all", "many", "medium", "few"}, default="all"
             Draw the samples whose true class is in this shot group only.
-        many : float, default=100
-            Classes with more training samples are many-shot.
-        few : float, default=20
-            Classes with fewer training samples are few-shot.
-        n_bins : int, default=15
-            Number of equal-width confidence bins.
+        %(many)s
+        %(few)s
+        %(n_bins)s
         name : str, default=None
             Legend name (the estimator's class name when None).
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.bar`.
 
@@ -293,8 +287,7 @@ class ReliabilityDisplay:
         >>> 0.0 <= display.ece <= 1.0
         True
         """
-        check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        _check_fitted(estimator)
+        cls._check_estimator(estimator)
         if not hasattr(estimator, "predict_proba"):
             raise TypeError(
                 f"estimator ({type(estimator).__name__}) has no predict_proba; a "

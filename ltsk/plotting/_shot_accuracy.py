@@ -13,11 +13,8 @@ from ltsk.metrics._shot import (
     _per_class_recall,
 )
 from ltsk.plotting._base import (
-    _as_named,
-    _check_fitted,
-    _estimator_name,
-    _get_axes,
-    _shared_train_counts,
+    _BaseDisplay,
+    fill_plot_doc,
 )
 
 _GROUP_TITLES = ("Many", "Medium", "Few", "All")
@@ -96,7 +93,7 @@ def _check_scores(scores, n_methods):
     return table
 
 
-class ShotAccuracyDisplay:
+class ShotAccuracyDisplay(_BaseDisplay):
     r"""Grouped bars of many-, medium-, few-shot and overall accuracy.
 
     One group of bars per shot group (Many, Medium, Few, All) and one bar per
@@ -182,13 +179,13 @@ class ShotAccuracyDisplay:
         self.method_names = method_names
         self.n_classes = None if n_classes is None else _check_n_classes(n_classes)
 
+    @fill_plot_doc
     def plot(self, *, ax=None, **kwargs):
         """Draw the grouped bars.
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to every :meth:`matplotlib.axes.Axes.bar` call.
 
@@ -198,7 +195,7 @@ class ShotAccuracyDisplay:
             The display, with ``bars_``, ``na_texts_``, ``ax_`` and ``figure_``
             set.
         """
-        self.ax_, self.figure_ = _get_axes(ax, f"{type(self).__name__}.plot")
+        self._set_axes(ax)
         n_methods = len(self.method_names)
         width = _GROUP_WIDTH / n_methods
         groups = np.arange(len(SHOT_GROUPS), dtype=np.float64)
@@ -241,6 +238,7 @@ class ShotAccuracyDisplay:
         return self
 
     @classmethod
+    @fill_plot_doc
     def from_predictions(
         cls,
         y_true,
@@ -268,15 +266,12 @@ class ShotAccuracyDisplay:
             ``labels`` (see :func:`ltsk.metrics.shot_accuracy`).
         labels : array-like of shape (n_classes,), default=None
             Labels of ``train_counts`` when it is an array.
-        many : float, default=100
-            Classes with more training samples are many-shot.
-        few : float, default=20
-            Classes with fewer training samples are few-shot.
+        %(many)s
+        %(few)s
         name : str, default=None
             Name of the method when ``y_pred`` is one array ("Classifier" when
             None); must be None when ``y_pred`` is a dict.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.bar`.
 
@@ -302,13 +297,7 @@ class ShotAccuracyDisplay:
         """
         # fail before computing
         check_matplotlib_support(f"{cls.__name__}.from_predictions")
-        predictions = _as_named(
-            y_pred,
-            name=name,
-            default_name="Classifier",
-            param="y_pred",
-            kind="label array",
-        )
+        predictions = cls._named_predictions(y_pred, name)
         scores = [
             shot_accuracy(
                 y_true,
@@ -328,6 +317,7 @@ class ShotAccuracyDisplay:
         return display.plot(ax=ax, **kwargs)
 
     @classmethod
+    @fill_plot_doc
     def from_estimator(
         cls,
         estimator,
@@ -360,15 +350,12 @@ class ShotAccuracyDisplay:
             then agree.
         labels : array-like of shape (n_classes,), default=None
             Labels of ``train_counts`` when it is an array.
-        many : float, default=100
-            Classes with more training samples are many-shot.
-        few : float, default=20
-            Classes with fewer training samples are few-shot.
+        %(many)s
+        %(few)s
         name : str, default=None
             Name of a single estimator (its class name when None); must be None
             when ``estimator`` is a dict.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.bar`.
 
@@ -397,22 +384,12 @@ class ShotAccuracyDisplay:
         >>> display.method_names
         ['plain', 'balanced']
         """
-        # fail before computing
-        check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        estimators = _as_named(
-            estimator,
-            name=name,
-            default_name=_estimator_name(estimator),
-            param="estimator",
-            kind="fitted classifier",
+        predictions, train_counts, labels = cls._estimators_predictions(
+            estimator, X, name=name, train_counts=train_counts, labels=labels
         )
-        for est in estimators.values():
-            _check_fitted(est)
-        if train_counts is None:
-            labels, train_counts = _shared_train_counts(estimators)
         return cls.from_predictions(
             y,
-            {method: est.predict(X) for method, est in estimators.items()},
+            predictions,
             train_counts=train_counts,
             labels=labels,
             many=many,

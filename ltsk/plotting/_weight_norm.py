@@ -4,15 +4,14 @@ from collections.abc import Mapping
 
 import numpy as np
 from scipy import sparse
-from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from ltsk.plotting._base import (
-    _check_fitted,
+    _BaseDisplay,
     _check_labels,
     _classifier_part,
     _estimator_name,
     _estimator_train_counts,
-    _get_axes,
+    fill_plot_doc,
 )
 from ltsk.utils._validation import check_class_counts
 
@@ -20,7 +19,7 @@ from ltsk.utils._validation import check_class_counts
 _MAX_TICK_LABELS = 20
 
 
-class WeightNormDisplay:
+class WeightNormDisplay(_BaseDisplay):
     r"""Per-class L2 norm of classifier weights against the class's training count.
 
     Kang et al. (2020) observe that after joint (instance-balanced) training
@@ -130,7 +129,7 @@ class WeightNormDisplay:
         display : WeightNormDisplay
             The display, with ``line_``, ``ax_`` and ``figure_`` set.
         """
-        self.ax_, self.figure_ = _get_axes(ax, f"{type(self).__name__}.plot")
+        self._set_axes(ax)
         name = self.estimator_name if name is None else name
         self.order_ = np.argsort(-self.train_counts, kind="stable")
         ranks = np.arange(self.order_.shape[0])
@@ -150,6 +149,7 @@ class WeightNormDisplay:
         return self
 
     @classmethod
+    @fill_plot_doc
     def from_estimator(
         cls, estimator, *, train_counts=None, ax=None, name=None, **kwargs
     ):
@@ -167,8 +167,7 @@ class WeightNormDisplay:
             Training samples per class, as ``{label: count}`` or aligned with
             the classifier's ``classes_``. Taken from the estimator's
             ``class_counts_`` when None.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw on; a new figure is made when None.
+        %(ax)s
         name : str, default=None
             Legend label; the estimator's class name (for a
             ``DecoupledClassifier``, its head's) when None.
@@ -204,9 +203,7 @@ class WeightNormDisplay:
         >>> display.line_.get_ydata().shape
         (3,)
         """
-        # fail before computing
-        check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        _check_fitted(estimator)
+        cls._check_estimator(estimator)
         part = _classifier_part(estimator)
         coef = getattr(part, "coef_", None)
         if coef is None:

@@ -5,17 +5,18 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.base import _fit_context as fit_context
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import balanced_accuracy_score, check_scoring
 from sklearn.metrics._scorer import _Scorer
 from sklearn.model_selection import StratifiedShuffleSplit, check_cv, cross_val_predict
-from sklearn.utils import _safe_indexing, get_tags
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, indexable
+from sklearn.utils.validation import check_is_fitted, indexable
+
+from ltsk.posthoc._base import _BasePosthocClassifier, fill_samples_doc
 
 _TINY = np.finfo(np.float64).tiny
 
@@ -133,7 +134,7 @@ def coordinate_ascent_biases(scores, score, *, n_thresholds, max_iter):
     return bias, best, max_iter
 
 
-class TunedClassBiasClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class TunedClassBiasClassifier(_BasePosthocClassifier):
     r"""Multi-class threshold moving: add one tuned bias per class to the scores.
 
     Generalises scikit-learn's
@@ -324,25 +325,11 @@ class TunedClassBiasClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         self : TunedClassBiasClassifier
             The fitted meta-estimator.
         """
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None."
-            )
-        X, y = indexable(X, column_or_1d(y, warn=True))
-        check_classification_targets(y)
+        X, y = indexable(X, self._check_y(y))
         method = _response_method(self.estimator, self.response_method)
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         raw, y_val = self._validation_scores(X, y, method)
-        self.classes_ = np.asarray(self.estimator_.classes_)
-        unknown = np.setdiff1d(np.unique(y), self.classes_)
-        if unknown.size:
-            raise ValueError(
-                f"y contains labels {unknown.tolist()} that the estimator does "
-                f"not know; its classes_ are {self.classes_.tolist()}."
-            )
-        if hasattr(self.estimator_, "n_features_in_"):
-            self.n_features_in_ = self.estimator_.n_features_in_
+        self._set_estimator_attributes(y)
         scores = _as_scores(raw, method)
         if scores.shape[1] != len(self.classes_):
             raise ValueError(
@@ -359,17 +346,18 @@ class TunedClassBiasClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         self._method = method
         return self
 
-    def _scores(self, X):
+    def _adapted_scores(self, X):
         check_is_fitted(self)
-        return _as_scores(getattr(self.estimator_, self._method)(X), self._method)
+        scores = _as_scores(getattr(self.estimator_, self._method)(X), self._method)
+        return scores + self.bias_
 
+    @fill_samples_doc
     def decision_function(self, X):
         """The estimator's class scores plus the tuned biases.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
+        %(X)s
 
         Returns
         -------
@@ -378,28 +366,7 @@ class TunedClassBiasClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             ``predict_proba``); for two classes, the difference of the two
             columns, as in scikit-learn.
         """
-        scores = self._scores(X) + self.bias_
+        scores = self._adapted_scores(X)
         if scores.shape[1] == 2:
             return scores[:, 1] - scores[:, 0]
         return scores
-
-    def predict(self, X):
-        """Predict the class of highest biased score.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Predicted labels, from ``classes_``.
-        """
-        indices = np.argmax(self._scores(X) + self.bias_, axis=1)
-        return self.classes_[indices]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
-        return tags

@@ -6,23 +6,23 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.base import _fit_context as fit_context
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils import get_tags
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     StrOptions,
     validate_params,
 )
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_array,
     check_is_fitted,
     column_or_1d,
 )
+
+from ltsk.posthoc._base import _BasePosthocClassifier, fill_samples_doc
 
 # Above this condition number of the confusion matrix the BBSE solution is
 # dominated by the noise of its estimate (Lipton et al. bound the error by
@@ -45,18 +45,23 @@ def _check_prior(prior, n_classes, name):
     return prior / prior.sum()
 
 
-def _em_prior(proba, train_prior, tol, max_iter):
-    """Saerens et al.'s EM; returns ``(prior, n_iter)``."""
+def _reweight(proba, target_prior, train_prior):
+    """Posteriors ``proba`` under ``train_prior`` moved to ``target_prior``."""
     seen = train_prior > 0
     ratio = np.zeros_like(train_prior)
+    ratio[seen] = target_prior[seen] / train_prior[seen]
+    weighted = proba * ratio
+    total = weighted.sum(axis=1, keepdims=True)
+    # a row whose mass lies only on classes of target prior 0 keeps its
+    # posterior rather than becoming 0/0
+    return np.divide(weighted, total, out=proba.copy(), where=total > 0)
+
+
+def _em_prior(proba, train_prior, tol, max_iter):
+    """Saerens et al.'s EM; returns ``(prior, n_iter)``."""
     prior = train_prior.copy()
     for n_iter in range(1, max_iter + 1):
-        ratio[seen] = prior[seen] / train_prior[seen]
-        posterior = proba * ratio
-        total = posterior.sum(axis=1, keepdims=True)
-        # a row whose mass lies only on classes of prior 0 keeps its posterior
-        posterior = np.divide(posterior, total, out=proba.copy(), where=total > 0)
-        new = posterior.mean(axis=0)
+        new = _reweight(proba, prior, train_prior).mean(axis=0)
         new /= new.sum()
         delta = np.max(np.abs(new - prior))
         prior = new
@@ -284,7 +289,7 @@ def _class_counts_of(estimator):
     return getattr(part, "class_counts_", None)
 
 
-class PriorAdjustedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class PriorAdjustedClassifier(_BasePosthocClassifier):
     r"""Adapt a classifier's probabilities to a new class prior (label shift).
 
     The classifier's posteriors, made for the class prior it was trained
@@ -455,24 +460,10 @@ class PriorAdjustedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
                 "training: pass a fitted estimator wrapped in FrozenEstimator and "
                 "validation data."
             )
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None."
-            )
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
+        y = self._check_y(y)
         self.estimator_ = self.estimator if frozen else clone(self.estimator)
         self.estimator_.fit(X, y)
-        self.classes_ = np.asarray(self.estimator_.classes_)
-        unknown = np.setdiff1d(np.unique(y), self.classes_)
-        if unknown.size:
-            raise ValueError(
-                f"y contains labels {unknown.tolist()} that the estimator does "
-                f"not know; its classes_ are {self.classes_.tolist()}."
-            )
-        if hasattr(self.estimator_, "n_features_in_"):
-            self.n_features_in_ = self.estimator_.n_features_in_
+        self._set_estimator_attributes(y)
         n_classes = len(self.classes_)
 
         if self.train_prior is not None:
@@ -515,13 +506,13 @@ class PriorAdjustedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
             )
         return self
 
+    @fill_samples_doc
     def predict_proba(self, X):
         """Predict probabilities re-weighted to the target prior.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
+        %(X)s
 
         Returns
         -------
@@ -530,22 +521,15 @@ class PriorAdjustedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         """
         check_is_fitted(self)
         proba = np.asarray(self.estimator_.predict_proba(X), dtype=np.float64)
-        seen = self.train_prior_ > 0
-        ratio = np.zeros_like(self.train_prior_)
-        ratio[seen] = self.target_prior_[seen] / self.train_prior_[seen]
-        weighted = proba * ratio
-        total = weighted.sum(axis=1, keepdims=True)
-        # a sample the estimator puts only on classes of target prior 0 keeps
-        # its source posterior rather than becoming 0/0
-        return np.divide(weighted, total, out=proba.copy(), where=total > 0)
+        return _reweight(proba, self.target_prior_, self.train_prior_)
 
+    @fill_samples_doc
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
+        %(X)s
 
         Returns
         -------
@@ -555,23 +539,5 @@ class PriorAdjustedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
-    def predict(self, X):
-        """Predict the Bayes decision for the target prior.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Predicted labels, from ``classes_``.
-        """
-        indices = np.argmax(self.predict_proba(X), axis=1)
-        return self.classes_[indices]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
-        return tags
+    def _adapted_scores(self, X):
+        return self.predict_proba(X)

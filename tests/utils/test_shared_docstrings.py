@@ -10,6 +10,7 @@ from test_docstrings import _own_members, _public_objects
 from ltsk.heads import HEADS
 from ltsk.heads._docstrings import SHARED_PARAMS, fill_params
 from ltsk.losses._docstrings import SHARED_LOSS_DOC, fill_loss_doc
+from ltsk.metrics._docstrings import SHARED_SHOT_DOC
 from ltsk.utils._docstrings import docstring_filler
 
 
@@ -115,9 +116,14 @@ def test_no_public_docstring_keeps_a_placeholder():
     assert not [name for name, doc in docs.items() if doc and "%(" in doc]
 
 
-@pytest.mark.parametrize("key", sorted(SHARED_LOSS_DOC))
-def test_every_shared_loss_entry_is_used(key):
-    text = SHARED_LOSS_DOC[key].replace("{default}", '"mean"')
-    first = text.splitlines()[0]
+@pytest.mark.parametrize(
+    "entries, key",
+    [(SHARED_LOSS_DOC, key) for key in sorted(SHARED_LOSS_DOC)]
+    + [(SHARED_SHOT_DOC, key) for key in sorted(SHARED_SHOT_DOC)],
+)
+def test_every_shared_entry_is_used(entries, key):
+    # the name and type, up to the default, which each signature gives
+    first, second = entries[key].splitlines()[:2]
+    first = first.split("{default}")[0]
     docs = [doc for _, doc in _public_docstrings() if doc]
-    assert any(first in doc and text.splitlines()[1] in doc for doc in docs)
+    assert any(first in doc and second in doc for doc in docs)
