@@ -17,6 +17,7 @@ from ltsk.heads._dask import is_dask_array
 from ltsk.heads._solver import (
     _column_scales,
     balanced_weights,
+    check_focal_start,
     encode_present,
     minimize_lbfgs,
     multinomial_objective,
@@ -225,15 +226,7 @@ def fit_multinomial_constrained(
     dtype = F.dtype
     present = np.flatnonzero(counts > 0)
     n_classes = present.size
-    if gamma > 0 and (1.0 - 1.0 / n_classes) ** gamma < np.finfo(dtype).tiny:
-        # At the zero start the loss would be exactly 0 and the solver would
-        # return it as the optimum.
-        raise ValueError(
-            f"gamma={gamma:g} is too large: the focal weight (1 - 1/{n_classes})"
-            f"**gamma of every sample underflows {np.dtype(dtype).name} at the "
-            "start, so the loss and its gradient vanish there; use a smaller "
-            "gamma."
-        )
+    check_focal_start(gamma, n_classes, dtype)
     n_features = F.shape[1]
     n_weights = n_classes * n_features
     weights = balanced_weights(y, counts, q, sample_weight)

@@ -418,6 +418,23 @@ def _dask_multinomial_objective(F, y, n_classes, weights, mu, scale, alpha, gamm
     return objective
 
 
+def check_focal_start(gamma, n_classes, dtype):
+    """Refuse a ``gamma`` whose focal weight underflows ``dtype`` at the zero start.
+
+    At the start every probability is :math:`1/C`, so every sample's focal
+    weight is :math:`(1 - 1/C)^\\gamma`; when it underflows, loss and
+    gradient are exactly zero there and the solver would return the start as
+    the optimum.
+    """
+    if gamma > 0 and (1.0 - 1.0 / n_classes) ** gamma < np.finfo(dtype).tiny:
+        raise ValueError(
+            f"gamma={gamma:g} is too large: the focal weight (1 - 1/{n_classes})"
+            f"**gamma of every sample underflows {np.dtype(dtype).name} at the "
+            "start, so the loss and its gradient vanish there; use a smaller "
+            "gamma."
+        )
+
+
 def fit_multinomial(
     F: np.ndarray,
     y: np.ndarray,
@@ -484,13 +501,7 @@ def fit_multinomial(
     dtype = F.dtype
     present = np.flatnonzero(counts > 0)
     n_classes = present.size
-    if gamma > 0 and (1.0 - 1.0 / n_classes) ** gamma < np.finfo(dtype).tiny:
-        raise ValueError(
-            f"gamma={gamma:g} is too large: the focal weight (1 - 1/{n_classes})"
-            f"**gamma of every sample underflows {np.dtype(dtype).name} at the "
-            "start, so the loss and its gradient vanish there; use a smaller "
-            "gamma."
-        )
+    check_focal_start(gamma, n_classes, dtype)
     weights = balanced_weights(y, counts, q, sample_weight)
     y_present = encode_present(y, counts)
     mu = weighted_mean(F, weights)

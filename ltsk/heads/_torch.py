@@ -24,6 +24,7 @@ from ltsk.heads._device import is_tensor
 from ltsk.heads._solver import (
     balanced_weights,
     block_rows,
+    check_focal_start,
     encode_present,
     minimize_lbfgs,
 )
@@ -171,13 +172,7 @@ def fit_multinomial(
     dtype = numpy_dtype(F)
     present = np.flatnonzero(counts > 0)
     n_classes = present.size
-    if gamma > 0 and (1.0 - 1.0 / n_classes) ** gamma < np.finfo(dtype).tiny:
-        raise ValueError(
-            f"gamma={gamma:g} is too large: the focal weight (1 - 1/{n_classes})"
-            f"**gamma of every sample underflows {np.dtype(dtype).name} at the "
-            "start, so the loss and its gradient vanish there; use a smaller "
-            "gamma."
-        )
+    check_focal_start(gamma, n_classes, dtype)
     n_features = F.shape[1]
     n_weights = n_classes * n_features
     weights = balanced_weights(y, counts, q, sample_weight)
