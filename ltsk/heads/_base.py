@@ -258,6 +258,11 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         _torch.resolve_device(self.device)
         return _torch
 
+    def _torch_device(self):
+        """The resolved torch device when ``device`` is set, else None."""
+        torch_ = self._torch()
+        return None if torch_ is None else torch_.resolve_device(self.device)
+
     def _validated(self, F):
         check_is_fitted(self)
         if self._torch() is not None and is_tensor(F):

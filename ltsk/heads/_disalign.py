@@ -142,9 +142,7 @@ class DisAlignHead(BaseHead):
 
         coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
         # None, or the head's device: the loss's tensors are created there.
-        device = (
-            None if self._torch() is None else self._torch().resolve_device(self.device)
-        )
+        device = self._torch_device()
         present = np.flatnonzero(counts > 0)
         n_present, n_features = present.size, F.shape[1]
         # s_i = r_{y_i} w_i / sum_k r_{y_k} w_k, and r_j oc n_j^-rho: the

@@ -134,9 +134,7 @@ class MARCHead(LinearHead):
 
         coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
         # None, or the head's device: the loss's tensors are created there.
-        device = (
-            None if self._torch() is None else self._torch().resolve_device(self.device)
-        )
+        device = self._torch_device()
         present = np.flatnonzero(counts > 0)
         weights = torch.as_tensor(
             balanced_weights(y, counts, 1.0, sample_weight), device=device
