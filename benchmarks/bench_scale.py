@@ -131,15 +131,15 @@ def _peak_rss():
     return 0
 
 
-def reference_stage2(F, y, coef, intercept, kind, *, epochs=10, batch_size=512):
+def reference_stage2(F, y, coef, intercept, kind, *, epochs=10, batch_size=512, seed=0):
     """Kang et al.'s stage 2 on cached features: minibatch SGD, balanced batches."""
     import torch
     from torch import nn
 
     from ltsk.sampling import ClassAwareSampler  # imported before the clock
 
-    generator = torch.Generator().manual_seed(0)
-    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
     weight, bias = torch.as_tensor(coef), torch.as_tensor(intercept)
     n_classes, n_features = weight.shape
     if kind == "crt":

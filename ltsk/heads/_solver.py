@@ -294,6 +294,31 @@ def _weighted_square_deviation(F, weights, mu):
     return var
 
 
+def _column_variance(F, weights, mu):
+    """Weighted variance of each column about ``mu``; dask ``F`` on its cluster."""
+    if is_dask_array(F):
+        return chunk_sum(_weighted_square_deviation, F, weights, args=(mu,))
+    return _weighted_square_deviation(F, weights, mu)
+
+
+def _normalised_weights(n_samples, sample_weight):
+    if sample_weight is None:
+        return np.full(n_samples, 1.0 / n_samples)
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    return weights / weights.sum()
+
+
+def mean_column_variance(F, sample_weight=None):
+    """Mean over the columns of their variance, in float64.
+
+    Rows count by ``sample_weight`` (equally when None), not by class: the
+    scale of the features that ``alpha="scale"`` measures its penalty
+    against. Two passes over ``F`` in row blocks (dense, memmap, CSR or dask).
+    """
+    weights = _normalised_weights(F.shape[0], sample_weight)
+    return float(np.mean(_column_variance(F, weights, weighted_mean(F, weights))))
+
+
 def _column_scales(F, weights, mu, alpha):
     r"""Scales :math:`\sqrt{\mathrm{var}_k + \alpha}` of the columns of ``F``.
 
@@ -304,11 +329,7 @@ def _column_scales(F, weights, mu, alpha):
     sparse ``F`` is densified one block at a time; a dask ``F`` is summed
     chunk by chunk on its cluster).
     """
-    if is_dask_array(F):
-        var = chunk_sum(_weighted_square_deviation, F, weights, args=(mu,))
-    else:
-        var = _weighted_square_deviation(F, weights, mu)
-    scale = np.sqrt(var + alpha)
+    scale = np.sqrt(_column_variance(F, weights, mu) + alpha)
     scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
     return scale
 

@@ -122,14 +122,29 @@ def weighted_mean(F, weights, device):
     return mean
 
 
-def column_scales(F, weights, mu, alpha, device):
-    r""":math:`\sqrt{\mathrm{var}_k + \alpha}` per column, as in the numpy solver."""
+def _column_variance(F, weights, mu, device):
     weights = _on(weights, device)
     var = torch.zeros(F.shape[1], dtype=torch.float64, device=device)
     for rows in _blocks(F, 16 * F.shape[1]):
         centred = device_rows(F, rows, device) - mu
         var += weights[rows] @ (centred * centred)
-    scale = torch.sqrt(var + alpha)
+    return var
+
+
+def mean_column_variance(F, device, sample_weight=None):
+    """Mean column variance on ``device``, as in the numpy solver."""
+    if sample_weight is None:
+        weights = np.full(F.shape[0], 1.0 / F.shape[0])
+    else:
+        weights = np.asarray(to_host(sample_weight), dtype=np.float64)
+        weights = weights / weights.sum()
+    mu = weighted_mean(F, weights, device)
+    return float(torch.mean(_column_variance(F, weights, mu, device)))
+
+
+def column_scales(F, weights, mu, alpha, device):
+    r""":math:`\sqrt{\mathrm{var}_k + \alpha}` per column, as in the numpy solver."""
+    scale = torch.sqrt(_column_variance(F, weights, mu, device) + alpha)
     bad = ~(scale > 0) | ~torch.isfinite(scale)
     return torch.where(bad, torch.ones_like(scale), scale)
 
@@ -256,7 +271,7 @@ def fit_lws(F, coef, intercept, y, weights, alpha, smoothing, *, device, **drive
         return torch.dot(weights_t[rows], losses)
 
     def penalty(params):
-        return 0.5 * alpha * torch.sum((params["f"] - 1.0) ** 2)
+        return 0.5 * alpha * torch.sum(params["f"] ** 2)
 
     params, n_iter = fit_autograd(
         block_loss,

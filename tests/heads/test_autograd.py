@@ -35,7 +35,7 @@ def _lws_torch(F, y, coef, intercept, weights, alpha):
         return torch.dot(w[rows], ce)
 
     def penalty(params):
-        return 0.5 * alpha * torch.sum((params["f"] - 1.0) ** 2)
+        return 0.5 * alpha * torch.sum(params["f"] ** 2)
 
     return block_loss, penalty
 

@@ -181,7 +181,9 @@ def test_neutral_settings_are_identical():
     np.testing.assert_array_equal(same.smoothing_, 0.0)
     # the constrained solver's L-BFGS path without smoothing: same optimum
     counts = np.bincount(y)
-    W, b, _ = fit_multinomial_constrained(F, y, counts, q=0.0, tol=1e-4)
+    W, b, _ = fit_multinomial_constrained(
+        F, y, counts, q=0.0, alpha=base.alpha_, tol=1e-4
+    )
     np.testing.assert_allclose(W, base.coef_, rtol=1e-10)
     np.testing.assert_allclose(b, base.intercept_, rtol=1e-10)
 

@@ -182,9 +182,10 @@ def test_objective_is_evaluated_chunk_by_chunk(client, monkeypatch):
     assert set(_SEEN_ROWS) == {CHUNK_ROWS}
     n_evaluations = len(_SEEN_ROWS) // n_chunks
     assert len(_SEEN_ROWS) == n_evaluations * n_chunks
-    # Each evaluation, plus the mean and the column scales, reads every piece
-    # once (nothing was persisted).
-    expected_pieces = sorted(list(range(n_chunks)) * (n_evaluations + 2))
+    # Each evaluation, plus the mean and the column scales, plus the mean and
+    # the variance of alpha="scale", reads every piece once (nothing was
+    # persisted).
+    expected_pieces = sorted(list(range(n_chunks)) * (n_evaluations + 4))
     assert sorted(_PRODUCED) == expected_pieces
     np.testing.assert_allclose(
         head.coef_, CRTHead().fit(_F_PIECES, y).coef_, rtol=1e-6, atol=1e-8

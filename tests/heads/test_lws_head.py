@@ -16,14 +16,26 @@ def _tail_heavy(rng, counts=(400, 80, 16)):
     return F, y
 
 
-def test_scales_one_is_the_joint_classifier(rng):
+def test_huge_penalty_shrinks_along_the_gradient_at_zero(rng):
+    """Weight decay towards 0: f -> -g(0) / alpha as alpha grows.
+
+    At f = 0 every class has probability 1/C, so the gradient of the
+    class-balanced loss is g_j = sum_i s_i (1/C - [y_i = j]) z_ij, written out
+    here by hand.
+    """
     F, y = _tail_heavy(rng)
     W = rng.normal(size=(3, 3))
     b = rng.normal(size=3)
-    # A huge penalty pins every scale at 1.
-    head = LWSHead(alpha=1e8).fit(F, y, coef=W, intercept=b)
-    np.testing.assert_allclose(head.scales_, 1.0, atol=1e-6)
-    np.testing.assert_allclose(head.decision_function(F), F @ W.T + b, atol=1e-5)
+    alpha = 1e6
+    head = LWSHead(alpha=alpha, tol=1e-12).fit(F, y, coef=W, intercept=b)
+    z = F @ W.T + b
+    s = 1.0 / np.bincount(y)[y]
+    s /= s.sum()
+    g = (s[:, None] * (1.0 / 3 - np.eye(3)[y]) * z).sum(axis=0)
+    np.testing.assert_allclose(head.scales_, -g / alpha, rtol=1e-4)
+    np.testing.assert_allclose(
+        head.decision_function(F), z * head.scales_, rtol=1e-8, atol=1e-14
+    )
 
 
 def test_scores_are_scaled_joint_logits(rng):
@@ -41,14 +53,17 @@ def test_scores_are_scaled_joint_logits(rng):
 def test_learned_scales_lift_tail_recall(rng):
     F, y = _tail_heavy(rng)
     F_test, y_test = _tail_heavy(np.random.default_rng(1), counts=(300, 300, 300))
-    joint = CRTHead(q=1.0).fit(F, y)
+    joint = CRTHead(q=1.0, alpha=1e-4).fit(F, y)
     head = LWSHead(q=0.0).fit(F, y, coef=joint.coef_, intercept=joint.intercept_)
     joint_recall = recall_score(y_test, joint.predict(F_test), average=None)
     lws_recall = recall_score(y_test, head.predict(F_test), average=None)
     assert lws_recall[2] > joint_recall[2] + 0.1
     assert head.scales_[2] != 1.0
-    # With instance-balanced weighting, LWS stays close to the joint classifier.
-    ib = LWSHead(q=1.0).fit(F, y, coef=joint.coef_, intercept=joint.intercept_)
+    # Unpenalised and instance-balanced, LWS stays close to the joint
+    # classifier (itself the instance-balanced optimum, up to its small alpha).
+    ib = LWSHead(q=1.0, alpha=0.0).fit(
+        F, y, coef=joint.coef_, intercept=joint.intercept_
+    )
     np.testing.assert_allclose(ib.scales_, 1.0, atol=0.05)
 
 
@@ -56,9 +71,7 @@ def _plain_lws_objective(f, logits, y, weights, alpha):
     """The LWS objective written out directly: logits are (n, C)."""
     scaled = logits * f
     log_p = scaled - logsumexp(scaled, axis=1, keepdims=True)
-    return -np.dot(weights, log_p[np.arange(y.size), y]) + 0.5 * alpha * np.sum(
-        (f - 1.0) ** 2
-    )
+    return -np.dot(weights, log_p[np.arange(y.size), y]) + 0.5 * alpha * np.sum(f**2)
 
 
 def test_scales_match_an_independent_minimiser(rng):

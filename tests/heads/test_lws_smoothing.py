@@ -35,7 +35,7 @@ def _plain(F, y, coef, intercept, q, alpha, eps):
         a = z * f
         a = a - a.max(axis=1, keepdims=True)
         log_p = a - np.log(np.exp(a).sum(axis=1, keepdims=True))
-        return -np.sum(s[:, None] * target * log_p) + 0.5 * alpha * np.sum((f - 1) ** 2)
+        return -np.sum(s[:, None] * target * log_p) + 0.5 * alpha * np.sum(f**2)
 
     return fun
 
