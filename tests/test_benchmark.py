@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.metrics import balanced_accuracy_score
 
 from ltsk.benchmark import (
     DATASETS,
@@ -18,6 +19,7 @@ from ltsk.benchmark._methods import (
     _VARIANT_HEADS,
     MISLAS_SMOOTHING,
     WB_STAGE1_DECAY,
+    WB_STAGE2_DECAYS,
     _bbn_lr_factor,
     _drw_start,
     _head_methods,
@@ -385,7 +387,7 @@ def test_variant_heads_follow_an_existing_variant():
         # the second stages sit right after their first stage in the table
         position = EXPECTED_METHODS.index(variant)
         following = EXPECTED_METHODS[position + 1 : position + 1 + len(heads)]
-        assert following == [row_name for row_name, _ in heads]
+        assert following == [row_name for row_name, *_ in heads]
 
 
 def test_weight_balancing_stage1_uses_its_decay_and_no_maxnorm():
@@ -410,4 +412,19 @@ def test_weight_balancing_stage1_uses_its_decay_and_no_maxnorm():
     )
     assert [row["method"] for row in rows] == ["Weight balancing (cRT + WD + MaxNorm)"]
     assert rows[0]["kind"] == "decoupled"
-    assert 0.0 <= rows[0]["all"] <= 1.0
+    # the stage-2 weight decay is the first of the best on validation, and the
+    # row scores that head on the test split (balanced accuracy)
+    F_train, F_val, F_test = (
+        net.transform(X) for X in (protocol.X_train, protocol.X_val, protocol.X_test)
+    )
+    val_scores, test_scores = [], []
+    for decay in WB_STAGE2_DECAYS:
+        head = _weight_balancing_head(net, protocol.y_train, decay=decay)
+        head.fit(F_train, protocol.y_train)
+        val_scores.append(balanced_accuracy_score(protocol.y_val, head.predict(F_val)))
+        test_scores.append(
+            balanced_accuracy_score(protocol.y_test, head.predict(F_test))
+        )
+    best = int(np.argmax(val_scores))
+    assert rows[0]["chosen"] == {"decay": WB_STAGE2_DECAYS[best]}
+    np.testing.assert_allclose(rows[0]["all"], test_scores[best], rtol=1e-12)
