@@ -6,9 +6,10 @@ Weight balancing: weight decay and MaxNorm
 Alshammari et al. (2022) re-balance a long-tailed classifier by keeping its
 per-class weight norms in check, in two stages:
 
-1. joint training with a tuned weight decay and a MaxNorm constraint, each row
+1. joint training with a tuned weight decay (the authors' recipe uses weight
+   decay alone here; this example also adds a MaxNorm constraint, each row
    :math:`w_j` of the classifier projected onto a ball of radius :math:`r`
-   after every optimizer step (:class:`~ltsk.nets.MaxNorm`);
+   after every optimizer step, :class:`~ltsk.nets.MaxNorm`);
 2. re-training the classifier alone on the frozen features with a
    class-balanced loss, a strong weight decay and MaxNorm
    (:class:`~ltsk.heads.CRTHead` with ``q=0``, a large ``alpha`` and

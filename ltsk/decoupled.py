@@ -24,6 +24,8 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
     _num_samples,
     check_is_fitted,
     check_memory,
@@ -33,6 +35,7 @@ from sklearn.utils.validation import (
 )
 
 from ltsk.heads import HEADS
+from ltsk.heads._dask import is_dask_array
 from ltsk.heads._device import is_tensor
 
 __all__ = ["DecoupledClassifier"]
@@ -114,7 +117,8 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         trained torch module wrapped in :class:`~ltsk.nets.TorchExtractor`, any
         fitted scikit-learn transformer or Pipeline, or one wrapped in
         :class:`~sklearn.frozen.FrozenEstimator`. ``None`` uses the raw
-        features. When it has ``coef_`` and ``intercept_`` of shape
+        features; a dask array ``X`` is then passed to the head as it is (see
+        Notes). When it has ``coef_`` and ``intercept_`` of shape
         ``(n_classes, n_features_out)`` / ``(n_classes,)`` (a fitted ltsk net
         has), they are passed to the head's ``fit`` as the joint classifier.
         When it has ``classes_`` (a classifier), that is the class set.
@@ -165,6 +169,14 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     same device as a tensor left there, so they never pass through host
     memory (without ``memory``, whose cache holds host arrays); any other
     extractor's features go to the head as before.
+
+    With ``extractor=None``, a dask array ``X`` (features that live on a
+    cluster) goes to the head without being computed: the heads whose fit is
+    a sum over rows fit on it chunk by chunk, the others raise ``TypeError``,
+    and ``predict``, ``predict_proba`` and ``decision_function`` return what
+    the head returns, a lazy dask array. An extractor is not applied to a dask
+    ``X`` (its ``transform`` would load all of it): that is a ``TypeError``
+    naming the remedy, the features computed with ``X.map_blocks``.
 
     References
     ----------
@@ -302,7 +314,35 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             method_mapping=MethodMapping().add(caller="fit", callee="fit"),
         )
 
+    def _dask_features(self, X, *, reset):
+        """A dask ``X`` passed on to the head as it is, never computed here."""
+        if self.extractor is not None:
+            raise TypeError(
+                "X is a dask array, which DecoupledClassifier passes to the head "
+                "only with extractor=None: "
+                f"{type(self.extractor).__name__}.transform would load all of X "
+                "into memory. Compute the features on the cluster, e.g. "
+                "F = X.rechunk({1: -1}).map_blocks(extractor.transform, "
+                "chunks=(X.chunks[0], (n_features_out,)), dtype=...), and fit "
+                "DecoupledClassifier(None, head) on F; or pass X.compute() if it "
+                "fits in memory."
+            )
+        if X.ndim != 2:
+            raise ValueError(
+                f"Expected a 2D array, got a {X.ndim}D dask array of shape {X.shape}."
+            )
+        if np.isnan(X.shape[0]):
+            raise ValueError(
+                "X is a dask array of unknown chunk sizes; call "
+                "X.compute_chunk_sizes() (or pass lengths to to_dask_array) first."
+            )
+        _check_n_features(self, X, reset=reset)
+        _check_feature_names(self, X, reset=reset)
+        return X
+
     def _features(self, X, *, reset, device=None):
+        if is_dask_array(X):
+            return self._dask_features(X, reset=reset)
         if self.extractor is None:
             if _torch_dataset(X):
                 raise ValueError(
@@ -390,7 +430,8 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features) or extractor input
             Training data; anything ``extractor.transform`` accepts, e.g. a
             torch ``Dataset`` for an ltsk net or a
-            :class:`~ltsk.nets.TorchExtractor`.
+            :class:`~ltsk.nets.TorchExtractor`. With ``extractor=None``, also
+            a dask array, passed to the head without being computed.
         y : array-like of shape (n_samples,) or None, default=None
             Class labels (any label type). With a classifier extractor, every
             label must be one of its ``classes_``. ``None`` only for a torch
@@ -485,8 +526,9 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,)
-            Predicted labels, from ``classes_``.
+        y_pred : ndarray or dask array of shape (n_samples,)
+            Predicted labels, from ``classes_`` (a dask array for a dask
+            ``X``).
         """
         check_is_fitted(self)
         return self.head_.predict(
@@ -504,7 +546,7 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes)
+        proba : ndarray or dask array of shape (n_samples, n_classes)
             Probabilities; a class absent from the training data has column 0.
         """
         check_is_fitted(self)
@@ -524,7 +566,7 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        log_proba : ndarray of shape (n_samples, n_classes)
+        log_proba : ndarray or dask array of shape (n_samples, n_classes)
             Log-probabilities (``-inf`` for a class absent from training).
         """
         with np.errstate(divide="ignore"):
@@ -541,7 +583,8 @@ class DecoupledClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+        scores : ndarray or dask array of shape (n_samples, n_classes) or \
+                (n_samples,)
             As the head returns them (scikit-learn's convention: one column
             for two classes).
         """

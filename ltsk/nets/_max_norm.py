@@ -64,6 +64,15 @@ class MaxNorm(Callback):
     ``partial_fit`` or warm-started fit that continues a history keeps the
     radius of the fit it continues.
 
+    The relative radius is meant for a trained classifier, whose row norms
+    differ by class. The paper's recipe and the official demos use MaxNorm in
+    the second stage only, with the radius set from the row norms of the
+    first-stage classifier; their first stage is cross-entropy with weight
+    decay alone. On a freshly initialised classifier the row norms are nearly
+    equal, so ``relative=True`` holds every row at about its initial norm for
+    the whole fit: to constrain a network trained from scratch, give an
+    absolute radius (``relative=False``).
+
     Differences from the official code: the projection runs after every
     optimizer step, as the paper prescribes (page 4) and the authors confirm
     (issue #5 of their repository); their demo ``train_model`` projects once

@@ -186,6 +186,35 @@ def test_feature_maps_are_flattened():
     np.testing.assert_allclose(F, expected, rtol=1e-6)
 
 
+def test_dotted_layer_of_a_sequential_classifier():
+    # torchvision's MobileNet/EfficientNet/VGG layout: the last linear layer is
+    # "classifier.<i>", after an in-place Dropout and a second linear layer.
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("features", nn.Sequential(nn.Linear(5, 8), nn.Hardswish()))
+    model.add_module(
+        "classifier",
+        nn.Sequential(
+            nn.Linear(8, 6), nn.Hardswish(), nn.Dropout(0.5, inplace=True),
+            nn.Linear(6, 3),
+        ),
+    )  # fmt: skip
+    X = np.random.RandomState(0).randn(30, 5).astype(np.float32)
+    extractor = TorchExtractor(model, layer="classifier.3")
+    model.eval()
+    with torch.no_grad():
+        hidden = model.classifier[:3](model.features(torch.tensor(X))).numpy()
+        logits = model(torch.tensor(X)).numpy()
+    np.testing.assert_array_equal(extractor.transform(X), hidden)
+    np.testing.assert_array_equal(
+        extractor.coef_, model.classifier[3].weight.detach().numpy()
+    )
+    y = np.arange(30) % 3
+    clf = DecoupledClassifier(extractor, LogitAdjustedHead(tau=0)).fit(X, y)
+    np.testing.assert_array_equal(clf.predict(X), logits.argmax(1))
+    np.testing.assert_allclose(clf.decision_function(X), logits, atol=1e-5)
+
+
 def test_no_joint_classifier_without_a_linear_layer(trained):
     model, X, y = trained
     for extractor in (TorchExtractor(model), TorchExtractor(model, layer="body.2")):
