@@ -4,12 +4,14 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ltsk.heads._base import LinearHead
 from ltsk.heads._constrained import fit_multinomial_constrained, head_smoothing
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
+from ltsk.heads._sgd import SGD_CONSTRAINTS, check_sgd_options, fit_multinomial_sgd
 from ltsk.heads._solver import fit_multinomial
 
 
@@ -203,6 +205,7 @@ class CRTHead(LinearHead):
         "smooth_head": [Interval(Real, 0, 1, closed="both")],
         "smooth_tail": [Interval(Real, 0, 1, closed="both")],
         "smooth_shape": [StrOptions({"concave", "linear", "convex"})],
+        **SGD_CONSTRAINTS,
     }
 
     def __init__(
@@ -217,6 +220,11 @@ class CRTHead(LinearHead):
         smooth_tail=0.0,
         smooth_shape="concave",
         *,
+        solver="lbfgs",
+        max_epochs=10,
+        batch_size=512,
+        learning_rate=1.0,
+        random_state=None,
         device=None,
     ):
         self.q = q
@@ -228,10 +236,41 @@ class CRTHead(LinearHead):
         self.smooth_head = smooth_head
         self.smooth_tail = smooth_tail
         self.smooth_shape = smooth_shape
+        self.solver = solver
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.random_state = random_state
         self.device = device
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
         smoothing = head_smoothing(self, counts)
+        if self.solver == "sgd":
+            check_sgd_options(
+                self,
+                F,
+                {
+                    "max_norm": self.max_norm is not None,
+                    "smooth_head, smooth_tail": bool(np.any(smoothing > 0)),
+                    "gamma": self.gamma > 0,
+                },
+            )
+            coef, intercept, self.n_iter_ = fit_multinomial_sgd(
+                F,
+                y,
+                counts,
+                sample_weight=sample_weight,
+                q=self.q,
+                alpha=self.alpha,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                learning_rate=self.learning_rate,
+                rng=check_random_state(self.random_state),
+                owner=type(self).__name__,
+            )
+            self.smoothing_ = smoothing
+            self._set_linear(coef, intercept)
+            return
         common = {
             "sample_weight": sample_weight,
             "q": self.q,

@@ -4,7 +4,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from sklearn.utils import gen_batches
+from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ltsk.heads._base import LinearHead
@@ -16,6 +16,7 @@ from ltsk.heads._constrained import (
 from ltsk.heads._dask import ChunkSum, chunk_sum, is_dask_array
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
+from ltsk.heads._sgd import SGD_CONSTRAINTS, check_sgd_options, fit_lws_sgd
 from ltsk.heads._solver import (
     balanced_weights,
     block_logits,
@@ -222,6 +223,7 @@ class LWSHead(LinearHead):
         "smooth_head": [Interval(Real, 0, 1, closed="both")],
         "smooth_tail": [Interval(Real, 0, 1, closed="both")],
         "smooth_shape": [StrOptions({"concave", "linear", "convex"})],
+        **SGD_CONSTRAINTS,
     }
 
     def __init__(
@@ -234,6 +236,11 @@ class LWSHead(LinearHead):
         smooth_tail=0.0,
         smooth_shape="concave",
         *,
+        solver="lbfgs",
+        max_epochs=10,
+        batch_size=512,
+        learning_rate=1.0,
+        random_state=None,
         device=None,
     ):
         self.q = q
@@ -243,14 +250,40 @@ class LWSHead(LinearHead):
         self.smooth_head = smooth_head
         self.smooth_tail = smooth_tail
         self.smooth_shape = smooth_shape
+        self.solver = solver
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.random_state = random_state
         self.device = device
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
+        smoothing = head_smoothing(self, counts)
+        if self.solver == "sgd":
+            check_sgd_options(
+                self, F, {"smooth_head, smooth_tail": bool(np.any(smoothing > 0))}
+            )
         coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
         present = np.flatnonzero(counts > 0)
         y_present = encode_present(y, counts)
         weights = balanced_weights(y, counts, self.q, sample_weight)
-        self.smoothing_ = head_smoothing(self, counts)
+        self.smoothing_ = smoothing
+        if self.solver == "sgd":
+            f, self.n_iter_ = fit_lws_sgd(
+                F,
+                coef[present],
+                intercept[present],
+                y_present,
+                weights,
+                self.alpha,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                learning_rate=self.learning_rate,
+                rng=check_random_state(self.random_state),
+                owner=type(self).__name__,
+            )
+            self._set_scales(coef, intercept, present, f)
+            return
         if self._torch() is not None:  # device path
             eps = self.smoothing_[y] if np.any(self.smoothing_ > 0) else None
             f, self.n_iter_ = self._torch().fit_lws(
