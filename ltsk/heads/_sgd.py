@@ -102,24 +102,29 @@ def momentum_sgd(batch_grad, x0, weights, *, max_epochs, batch_size, step, rng, 
     r"""SGD with heavy-ball momentum 0.9 and a cosine-decayed step.
 
     Each epoch draws ``n_samples`` rows with probability ``weights`` in
-    batches of ``batch_size``; ``batch_grad(x, index)`` returns the gradient of
-    the batch's mean loss plus the penalty. The update is :math:`v \leftarrow
-    0.9\,v + g`, :math:`x \leftarrow x - \eta_t v` with :math:`\eta_t =
-    \eta\,(1 + \cos(\pi t / T)) / 2` over the :math:`T` steps of the fit.
-    Returns ``(x, max_epochs)``; raises ``FloatingPointError`` when ``x``
-    becomes non-finite.
+    batches of ``batch_size``; ``batch_grad(x, index, out)`` writes into
+    ``out`` the gradient of the batch's mean loss plus the penalty. The update
+    is :math:`v \leftarrow 0.9\,v + g`, :math:`x \leftarrow x - \eta_t v`
+    with :math:`\eta_t = \eta\,(1 + \cos(\pi t / T)) / 2` over the
+    :math:`T` steps of the fit, in place and in the dtype of ``x0``. Returns
+    ``(x, max_epochs)``; raises ``FloatingPointError`` when ``x`` becomes
+    non-finite.
     """
     n_samples = weights.shape[0]
     total = max_epochs * math.ceil(n_samples / batch_size)
     x = x0.copy()
     velocity = np.zeros_like(x)
+    grad = np.empty_like(x)
     t = 0
     for epoch in range(max_epochs):
         for index in class_aware_batches(weights, batch_size, n_samples, rng):
-            grad = batch_grad(x, index)
+            batch_grad(x, index, grad)
             velocity *= MOMENTUM
             velocity += grad
-            x -= (0.5 * step * (1.0 + math.cos(math.pi * t / total))) * velocity
+            np.multiply(
+                velocity, 0.5 * step * (1.0 + math.cos(math.pi * t / total)), out=grad
+            )
+            x -= grad
             t += 1
         if not np.all(np.isfinite(x)):
             raise FloatingPointError(
@@ -142,55 +147,87 @@ def _top_eigenvalue(X, rng):
     return value
 
 
-def multinomial_batch_grad(F, target, n_classes, mu, scale, alpha):
-    r"""``grad(x, index)``: gradient of cRT's objective on the rows ``index``.
+def multinomial_batch_grad(F, target, n_classes, mu, scale, alpha, batch_size):
+    r"""``grad(x, index, out)``: gradient of cRT's objective on the rows ``index``.
 
     The mean cross-entropy of the rows (each counted as often as it appears in
-    ``index``) plus :math:`\frac{\alpha}{2}\lVert W\rVert_F^2`, in the
-    variables :math:`x = (V, c)` of
-    :func:`~ltsk.heads._solver.multinomial_objective`.
+    ``index``, at most ``batch_size`` of them) plus
+    :math:`\frac{\alpha}{2}\lVert W\rVert_F^2`, in the variables
+    :math:`x = (V, c)` of :func:`~ltsk.heads._solver.multinomial_objective`,
+    written into ``out``. ``x`` and ``out`` are in the dtype of ``F``. A dense
+    batch is standardised, :math:`\tilde x = (x - \mu) / s`, so that the
+    logits are :math:`V \tilde x + c`; a sparse one is multiplied as is by
+    :math:`W = V / s` (and the bias corrected by :math:`W\mu`), never
+    densified.
     """
     dtype = F.dtype
     n_features = F.shape[1]
     n_weights = n_classes * n_features
     mu_dtype = mu.astype(dtype)
+    scale_dtype = scale.astype(dtype)
+    decay = (alpha / scale**2).astype(dtype)
+    scratch = np.empty((n_classes, batch_size), dtype=dtype)
+    penalty = np.empty((n_classes, n_features), dtype=dtype)
 
-    def batch_grad(x, index):
-        W = x[:n_weights].reshape(n_classes, n_features) / scale
-        W_dtype = W.astype(dtype)
-        bias = x[n_weights:].astype(dtype) - W_dtype @ mu_dtype
-        block = F[index]
-        logits = np.asarray(block @ W_dtype.T).T + bias[:, None]
+    def batch_grad(x, index, out):
+        V = x[:n_weights].reshape(n_classes, n_features)
+        c = x[n_weights:]
+        grad_V = out[:n_weights].reshape(n_classes, n_features)
+        logits = scratch[:, : index.shape[0]]
         batch_weights = np.full(index.shape[0], 1.0 / index.shape[0])
-        _, grad_logits = softmax_loss_grad(logits, target[index], batch_weights)
-        grad_c = grad_logits.sum(axis=1, dtype=np.float64)
-        grad_W = np.asarray(block.T @ grad_logits.T).T - np.outer(grad_c, mu)
-        grad_W += alpha * W
-        grad = np.empty_like(x)
-        grad[:n_weights] = (grad_W / scale).ravel()
-        grad[n_weights:] = grad_c
-        return grad
+        block = F[index]
+        if sparse.issparse(block):
+            W = V / scale_dtype
+            np.copyto(logits, (block @ W.T).T)
+            logits += (c - W @ mu_dtype)[:, None]
+            _, grad_logits = softmax_loss_grad(logits, target[index], batch_weights)
+            grad_c = grad_logits.sum(axis=1)
+            grad_W = np.asarray(block.T @ grad_logits.T).T
+            grad_W -= np.outer(grad_c, mu_dtype)
+            np.divide(grad_W, scale_dtype, out=grad_V)
+        else:
+            standardised = np.asarray(block, dtype=dtype) - mu_dtype
+            standardised /= scale_dtype
+            np.matmul(V, standardised.T, out=logits)
+            logits += c[:, None]
+            _, grad_logits = softmax_loss_grad(logits, target[index], batch_weights)
+            grad_c = grad_logits.sum(axis=1)
+            np.matmul(grad_logits, standardised, out=grad_V)
+        np.multiply(V, decay, out=penalty)
+        grad_V += penalty
+        out[n_weights:] = grad_c
 
     return batch_grad
 
 
-def lws_batch_grad(F, coef, intercept, y, alpha, root):
-    r"""``grad(g, index)``: gradient of LWS's objective on the rows ``index``.
+def lws_batch_grad(F, coef, intercept, y, alpha, root, batch_size):
+    r"""``grad(g, index, out)``: gradient of LWS's objective on the rows ``index``.
 
-    The mean cross-entropy of the scaled joint logits of the rows plus
-    :math:`\frac{\alpha}{2}\lVert f - 1\rVert^2`, in the variables
-    :math:`g = r \odot (f - 1)`.
+    The mean cross-entropy of the scaled joint logits of the rows (at most
+    ``batch_size`` of them) plus :math:`\frac{\alpha}{2}\lVert f -
+    1\rVert^2`, in the variables :math:`g = r \odot (f - 1)`, written into
+    ``out``.
     """
     dtype = F.dtype
+    n_classes = coef.shape[0]
+    logits = np.empty((n_classes, batch_size), dtype=dtype)
+    scratch = np.empty_like(logits)
+    intercept = intercept.astype(dtype)[:, None]
 
-    def batch_grad(g, index):
+    def batch_grad(g, index, out):
         f = 1.0 + g / root
-        z = np.asarray(F[index] @ coef.T).T + intercept[:, None]
-        scaled = z * f.astype(dtype)[:, None]
+        z = logits[:, : index.shape[0]]
+        block = F[index]
+        if sparse.issparse(block):
+            np.copyto(z, (block @ coef.T).T)
+        else:
+            np.matmul(coef, np.asarray(block).T, out=z)
+        z += intercept
+        scaled = np.multiply(z, f.astype(dtype)[:, None], out=scratch[:, : z.shape[1]])
         batch_weights = np.full(index.shape[0], 1.0 / index.shape[0])
         _, grad_scaled = softmax_loss_grad(scaled, y[index], batch_weights)
         grad_f = np.einsum("ji,ji->j", grad_scaled, z) + alpha * (f - 1.0)
-        return grad_f / root
+        out[:] = grad_f / root
 
     return batch_grad
 
@@ -234,11 +271,14 @@ def fit_multinomial_sgd(
     step = learning_rate / max(1.0, _top_eigenvalue(standardised, rng))
     del standardised
     n_weights = n_classes * n_features
-    batch_grad = multinomial_batch_grad(F, target, n_classes, mu, scale, alpha)
+    batch_size = min(batch_size, F.shape[0])
+    batch_grad = multinomial_batch_grad(
+        F, target, n_classes, mu, scale, alpha, batch_size
+    )
 
     x, n_epochs = momentum_sgd(
         batch_grad,
-        np.zeros(n_weights + n_classes),
+        np.zeros(n_weights + n_classes, dtype=dtype),
         weights,
         max_epochs=max_epochs,
         batch_size=batch_size,
@@ -246,6 +286,7 @@ def fit_multinomial_sgd(
         rng=rng,
         owner=owner,
     )
+    x = x.astype(np.float64)
     W_present = x[:n_weights].reshape(n_classes, n_features) / scale
     W = np.zeros((counts.shape[0], n_features), dtype=dtype)
     b = np.zeros(counts.shape[0], dtype=dtype)
@@ -286,7 +327,8 @@ def fit_lws_sgd(
         square_sum += np.einsum("ij,ij->j", logits, logits, dtype=np.float64)
     root = np.sqrt(square_sum / sample.shape[0] + alpha)
     root[~(root > 0) | ~np.isfinite(root)] = 1.0
-    batch_grad = lws_batch_grad(F, coef, intercept, y, alpha, root)
+    batch_size = min(batch_size, F.shape[0])
+    batch_grad = lws_batch_grad(F, coef, intercept, y, alpha, root, batch_size)
 
     g, n_epochs = momentum_sgd(
         batch_grad,

@@ -108,15 +108,20 @@ def test_batch_gradient_over_all_rows_is_the_full_gradient():
     scale = rng.uniform(0.5, 2.0, size=n_features)
     x = rng.normal(size=n_classes * (n_features + 1))
     _, full = multinomial_objective(F, y, n_classes, weights, mu, scale, 0.3, 0.0)(x)
-    batch = multinomial_batch_grad(F, y, n_classes, mu, scale, 0.3)
-    np.testing.assert_allclose(batch(x, np.arange(y.size)), full, rtol=1e-10)
+    grad = np.empty_like(x)
+    for rows in (F, sparse.csr_matrix(F)):
+        batch = multinomial_batch_grad(rows, y, n_classes, mu, scale, 0.3, y.size)
+        grad[:] = np.nan
+        batch(x, np.arange(y.size), grad)
+        np.testing.assert_allclose(grad, full, rtol=1e-10)
 
     W, b = rng.normal(size=(n_classes, n_features)), rng.normal(size=n_classes)
     root = rng.uniform(0.5, 2.0, size=n_classes)
     g = rng.normal(size=n_classes)
     f = 1.0 + g / root
     _, full_f = lws_objective(F, W, b, y, weights, 0.3)(f)
-    batch_f = lws_batch_grad(F, W, b, y, 0.3, root)(g, np.arange(y.size))
+    batch_f = np.empty(n_classes)
+    lws_batch_grad(F, W, b, y, 0.3, root, y.size)(g, np.arange(y.size), batch_f)
     # The chain rule of f = 1 + g / root.
     np.testing.assert_allclose(batch_f, full_f / root, rtol=1e-10)
 
