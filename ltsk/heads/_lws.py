@@ -140,6 +140,11 @@ class LWSHead(LinearHead):
     smooth_shape : {"concave", "linear", "convex"}, default="concave"
         Curve of the smoothing between them, see
         :func:`ltsk.losses.label_aware_smoothing`.
+    %(solver)s
+    %(max_epochs)s
+    %(batch_size)s
+    %(learning_rate)s
+    %(random_state)s
     %(device)s
 
     Attributes
@@ -155,7 +160,8 @@ class LWSHead(LinearHead):
     intercept_ : ndarray of shape (n_classes,)
         :math:`f_j b_j` (``-inf`` for absent classes).
     n_iter_ : int
-        Number of L-BFGS iterations run.
+        Number of L-BFGS iterations run; with ``solver="sgd"``, the number of
+        epochs run (``max_epochs``).
     smoothing_ : ndarray of shape (n_classes,)
         The label-smoothing factor :math:`\epsilon_j` of each class (zeros
         without smoothing).
@@ -194,6 +200,21 @@ class LWSHead(LinearHead):
     smoothing with its own learnable scaling and shift of the classifier;
     here only the scales of LWS are learned.
 
+    ``solver="sgd"`` minimises the same objective by minibatch SGD, as
+    Kang et al. train the scales: rows drawn with probability :math:`s_i`
+    (class-aware sampling), so the plain batch mean of the loss estimates the
+    weighted one without bias; momentum 0.9, a cosine-decayed step,
+    :math:`\alpha (f - 1)` as weight decay, from :math:`f = 1`. It steps in
+    :math:`g_j = r_j (f_j - 1)`, :math:`r_j^2` the mean square of class
+    :math:`j`'s joint logit over 2048 sampled rows plus :math:`\alpha`, where
+    the curvature is at most about one, so ``learning_rate`` does not depend
+    on the units of the logits. An epoch costs one pass over ``F``
+    (:math:`O(n d C)`, the joint logits), as one L-BFGS iteration does when
+    the logits do not fit in one row block: with many classes and rows,
+    10 epochs cost less than L-BFGS's tens of iterations. Without ``coef``,
+    the joint classifier is still fitted by L-BFGS. See :class:`CRTHead` for
+    the update.
+
     References
     ----------
     .. [1] B. Kang et al., "Decoupling Representation and Classifier for
@@ -210,6 +231,9 @@ class LWSHead(LinearHead):
     >>> head.scales_.shape
     (3,)
     >>> bool(head.scales_[2] > head.scales_[0])  # the tail class is scaled up
+    True
+    >>> sgd = LWSHead(solver="sgd", random_state=0).fit(F, y)
+    >>> bool(sgd.scales_[2] > sgd.scales_[0])
     True
     """
 
