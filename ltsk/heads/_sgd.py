@@ -25,7 +25,6 @@ from ltsk.heads._solver import (
     _column_scales,
     balanced_weights,
     encode_present,
-    softmax_loss_grad,
     weighted_mean,
 )
 
@@ -69,6 +68,25 @@ def check_sgd_options(head, F, unsupported):
             "dask F; compute F into memory (or a memmap), or use "
             "solver='lbfgs', which sums over the chunks on the cluster."
         )
+
+
+def mean_cross_entropy_grad(logits, y):
+    r"""Gradient of the batch's mean cross-entropy in the class-major ``logits``.
+
+    :math:`(\mathrm{softmax}(z_i) - e_{y_i}) / |B|` per column, written over
+    ``logits``; the loss itself is not computed (SGD does not use it), which
+    saves passes over the (n_classes, batch) array compared with
+    :func:`~ltsk.heads._solver.softmax_loss_grad`.
+    """
+    columns = np.arange(y.shape[0])
+    logits -= logits.max(axis=0)
+    np.exp(logits, out=logits)
+    norm = logits.sum(axis=0)
+    np.multiply(norm, y.shape[0], out=norm)
+    np.reciprocal(norm, out=norm)
+    logits *= norm
+    logits[y, columns] -= logits.dtype.type(1.0 / y.shape[0])
+    return logits
 
 
 def _rows(F, index):
@@ -174,13 +192,12 @@ def multinomial_batch_grad(F, target, n_classes, mu, scale, alpha, batch_size):
         c = x[n_weights:]
         grad_V = out[:n_weights].reshape(n_classes, n_features)
         logits = scratch[:, : index.shape[0]]
-        batch_weights = np.full(index.shape[0], 1.0 / index.shape[0])
         block = F[index]
         if sparse.issparse(block):
             W = V / scale_dtype
             np.copyto(logits, (block @ W.T).T)
             logits += (c - W @ mu_dtype)[:, None]
-            _, grad_logits = softmax_loss_grad(logits, target[index], batch_weights)
+            grad_logits = mean_cross_entropy_grad(logits, target[index])
             grad_c = grad_logits.sum(axis=1)
             grad_W = np.asarray(block.T @ grad_logits.T).T
             grad_W -= np.outer(grad_c, mu_dtype)
@@ -190,7 +207,7 @@ def multinomial_batch_grad(F, target, n_classes, mu, scale, alpha, batch_size):
             standardised /= scale_dtype
             np.matmul(V, standardised.T, out=logits)
             logits += c[:, None]
-            _, grad_logits = softmax_loss_grad(logits, target[index], batch_weights)
+            grad_logits = mean_cross_entropy_grad(logits, target[index])
             grad_c = grad_logits.sum(axis=1)
             np.matmul(grad_logits, standardised, out=grad_V)
         np.multiply(V, decay, out=penalty)
@@ -224,8 +241,7 @@ def lws_batch_grad(F, coef, intercept, y, alpha, root, batch_size):
             np.matmul(coef, np.asarray(block).T, out=z)
         z += intercept
         scaled = np.multiply(z, f.astype(dtype)[:, None], out=scratch[:, : z.shape[1]])
-        batch_weights = np.full(index.shape[0], 1.0 / index.shape[0])
-        _, grad_scaled = softmax_loss_grad(scaled, y[index], batch_weights)
+        grad_scaled = mean_cross_entropy_grad(scaled, y[index])
         grad_f = np.einsum("ji,ji->j", grad_scaled, z) + alpha * (f - 1.0)
         out[:] = grad_f / root
 
@@ -324,7 +340,7 @@ def fit_lws_sgd(
     for start in range(0, sample.shape[0], batch_size):
         rows = sample[start : start + batch_size]
         logits = np.asarray(F[rows] @ coef.T) + intercept
-        square_sum += np.einsum("ij,ij->j", logits, logits, dtype=np.float64)
+        square_sum += np.einsum("ij,ij->j", logits, logits)
     root = np.sqrt(square_sum / sample.shape[0] + alpha)
     root[~(root > 0) | ~np.isfinite(root)] = 1.0
     batch_size = min(batch_size, F.shape[0])
