@@ -339,8 +339,10 @@ def fit_lws_sgd(
     square_sum = np.zeros(coef.shape[0])
     for start in range(0, sample.shape[0], batch_size):
         rows = sample[start : start + batch_size]
-        logits = np.asarray(F[rows] @ coef.T) + intercept
+        logits = np.asarray(F[rows] @ coef.T)
+        logits += intercept
         square_sum += np.einsum("ij,ij->j", logits, logits)
+        del logits
     root = np.sqrt(square_sum / sample.shape[0] + alpha)
     root[~(root > 0) | ~np.isfinite(root)] = 1.0
     batch_size = min(batch_size, F.shape[0])
