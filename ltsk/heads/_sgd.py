@@ -9,8 +9,8 @@ variables in which the curvature is at most about one, so one default step
 size serves whatever the units of ``F``: cRT on the centred and scaled
 columns of :func:`~ltsk.heads._solver.fit_multinomial` (and the step divided
 by the largest eigenvalue of their second-moment matrix, estimated on a
-sample), LWS on the scales divided per class by the root mean square of the
-joint logits.
+sample), LWS on the scales' deviations from 1 multiplied per class by the
+root mean square of the joint logits.
 """
 
 import math
@@ -54,7 +54,7 @@ def check_sgd_options(head, F, unsupported):
         if is_set:
             raise ValueError(
                 f"{name}: solver='sgd' does not support {option}; use "
-                f"solver='lbfgs' or leave {option} at its default."
+                f"solver='lbfgs' or leave {option} at the default."
             )
     if head.device is not None:
         raise ValueError(
