@@ -178,6 +178,17 @@ def test_sgd_keeps_float32_and_accepts_sparse_input():
     assert lws.coef_.dtype == np.float32
 
 
+def test_sgd_fits_a_memmap_like_the_array_in_memory(tmp_path):
+    F, y = _problem()
+    path = tmp_path / "F.npy"
+    np.save(path, F.astype(np.float32))
+    mapped = np.load(path, mmap_mode="r")
+    for head in (CRTHead, LWSHead):
+        from_map = head(solver="sgd", random_state=0).fit(mapped, y)
+        in_memory = head(solver="sgd", random_state=0).fit(np.load(path), y)
+        np.testing.assert_array_equal(from_map.coef_, in_memory.coef_)
+
+
 def test_sgd_uses_sample_weights_as_repeated_rows():
     # Integer weights are repeated rows: same class totals, same objective.
     F, y = _problem()
