@@ -17,6 +17,35 @@ tol : float > 0, default={default}
     divided by its value at the start is below ``tol / n_classes`` (each
     class's parameters carry a ``1/n_classes`` share of a class-balanced
     loss, so the bound keeps its meaning as classes grow).""",
+    "solver": """\
+solver : {"lbfgs", "sgd"}, default={default}
+    ``"lbfgs"``: full-batch L-BFGS to convergence (``max_iter``, ``tol``).
+    ``"sgd"``: ``max_epochs`` epochs of minibatch SGD on the same objective,
+    rows drawn with class-aware sampling, momentum 0.9, a cosine-decayed
+    step and the penalty as weight decay: the stage 2 of Kang et al. (2020),
+    cheaper than L-BFGS when classes and rows are many (see Notes and
+    "Choosing a solver" in the user guide). ``max_iter`` and ``tol`` are
+    unused by ``"sgd"``; ``max_epochs``, ``batch_size``, ``learning_rate``
+    and ``random_state`` by ``"lbfgs"``. ``"sgd"`` runs in numpy on an
+    in-memory, memory-mapped or sparse ``F``; with ``device`` set or a dask
+    ``F`` it raises ``ValueError``.""",
+    "max_epochs": """\
+max_epochs : int >= 1, default={default}
+    Epochs of ``solver="sgd"``, each drawing ``n_samples`` rows (with
+    replacement); the fit always runs them all.""",
+    "batch_size": """\
+batch_size : int >= 1, default={default}
+    Rows per step of ``solver="sgd"`` (all rows when fewer).""",
+    "learning_rate": """\
+learning_rate : float > 0, default={default}
+    Initial step of ``solver="sgd"``, decayed to zero by a cosine over the
+    fit. It is relative: the solver works in standardised variables and
+    divides the step by an estimate of the curvature of the objective, so
+    the default does not depend on the units of ``F``.""",
+    "random_state": """\
+random_state : int, RandomState instance or None, default={default}
+    Seeds the row sampling of ``solver="sgd"``; pass an int for
+    reproducible fits. Unused by ``"lbfgs"``, which is deterministic.""",
     "device": """\
 device : str, torch.device or None, default={default}
     Where ``fit`` and the scoring run. None uses numpy (torch is not

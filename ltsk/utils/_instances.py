@@ -15,8 +15,12 @@ HEAD_TEST_PARAMS: dict[str, list[dict]] = {
         {"q": 0.5, "gamma": 2.0},
         {"max_norm": 1.0, "smooth_head": 0.3, "smooth_tail": 0.1},
         {"device": "cpu"},
+        {"solver": "sgd", "random_state": 0},
     ],
-    "lws": [{"smooth_head": 0.3, "smooth_tail": 0.1}],
+    "lws": [
+        {"smooth_head": 0.3, "smooth_tail": 0.1},
+        {"solver": "sgd", "random_state": 0},
+    ],
     "ncm": [{"metric": "cosine"}, {"metric": "cosine", "device": "cpu"}],
     "disalign": [{"rho": 0.0}],
     "marc": [{"alpha": 1e-2, "tol": 1e-4}],
