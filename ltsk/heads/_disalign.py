@@ -179,7 +179,7 @@ class DisAlignHead(BaseHead):
                 "c": np.zeros(1),
             },
             F.shape[0],
-            row_bytes=8 * (8 * n_present + 2 * n_features),
+            row_bytes=8 * (16 * n_present + 6 * n_features),
             penalty=penalty,
             max_iter=self.max_iter,
             tol=self.tol,

@@ -166,7 +166,7 @@ class MARCHead(LinearHead):
             block_loss,
             {"omega": np.ones(present.size), "beta": np.zeros(present.size)},
             F.shape[0],
-            row_bytes=8 * (6 * present.size + F.shape[1]),
+            row_bytes=8 * (20 * present.size + 2 * F.shape[1]),
             penalty=penalty,
             max_iter=self.max_iter,
             tol=self.tol,
