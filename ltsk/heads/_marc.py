@@ -166,6 +166,8 @@ class MARCHead(LinearHead):
             block_loss,
             {"omega": np.ones(present.size), "beta": np.zeros(present.size)},
             F.shape[0],
+            # Measured: autograd's intermediates of a row plus what the
+            # allocator keeps between blocks (bench_memory.py at 100 classes).
             row_bytes=8 * (20 * present.size + 2 * F.shape[1]),
             penalty=penalty,
             max_iter=self.max_iter,

@@ -373,6 +373,59 @@ def class_scores(head, F, transform=None):
     return out
 
 
+def _joint_params(head, F):
+    """The joint classifier on the head's device, in the dtype of the scores."""
+    device = resolve_device(head.device)
+    dtype = np.result_type(numpy_dtype(F), head.joint_coef_.dtype)
+    torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
+    W = _on(head.joint_coef_, device, torch_dtype)
+    b = _on(head.joint_intercept_, device, torch_dtype)
+    return device, dtype, torch_dtype, W, b
+
+
+def joint_logits(head, F):
+    """A tau head's joint logits of ``F`` as one tensor on its device."""
+    device, _, torch_dtype, W, b = _joint_params(head, F)
+    logits = torch.empty((F.shape[0], W.shape[0]), dtype=torch_dtype, device=device)
+    for rows in head._blocks(F):
+        logits[rows] = device_rows(F, rows, device, torch_dtype) @ W.T + b
+    return logits
+
+
+def tau_scores(head, logits, tau, absent, affine=None):
+    """One ``tau``'s masked scores from the joint logits, on their device."""
+    if affine is None:
+        affine = head._tau_affine(tau, _NUMPY_DTYPES[logits.dtype])
+    scale, shift = (
+        None if value is None else _on(value, logits.device, logits.dtype)
+        for value in affine
+    )
+    scores = logits * scale if scale is not None else logits + shift
+    if scale is not None and shift is not None:
+        scores += shift
+    if np.any(absent):
+        scores[:, torch.as_tensor(absent, device=logits.device)] = -torch.inf
+    return scores
+
+
+def tau_path_predictions(head, F, taus):
+    """``argmax`` of every ``tau``'s scores, (n_taus, n_samples), in row blocks.
+
+    Each block's logits are computed once on the device and scored for every
+    ``tau`` there; only the predicted indices come back to the host.
+    """
+    device, dtype, torch_dtype, W, b = _joint_params(head, F)
+    affines = [head._tau_affine(tau, dtype) for tau in taus]
+    absent = head.class_counts_ == 0
+    predictions = np.empty((len(affines), F.shape[0]), dtype=np.intp)
+    for rows in head._blocks(F):
+        logits = device_rows(F, rows, device, torch_dtype) @ W.T + b
+        for k, affine in enumerate(affines):
+            scores = tau_scores(head, logits, None, absent, affine)
+            predictions[k, rows] = torch.argmax(scores, dim=1).cpu().numpy()
+    return predictions
+
+
 def extractor_features(extractor, X, device):
     """The extractor's features of ``X`` as a tensor on ``device``, or None.
 
