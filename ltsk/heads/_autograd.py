@@ -71,6 +71,22 @@ def on_device(values, device, dtype=None):
     return torch.as_tensor(values, device=device).to(dtype)
 
 
+def host_row_bytes(row_bytes, device):
+    """``row_bytes`` of a block's intermediates, tripled on the host.
+
+    On the CPU, glibc raises its mmap threshold to the size of the block
+    tensors torch frees, so the next blocks' tensors come from its heap,
+    which keeps them between blocks: measured with
+    ``benchmarks/bench_memory.py``, DisAlign and MARC held two to three times
+    their block budget (and the budget itself with ``MALLOC_MMAP_THRESHOLD_``
+    fixed). Blocks a third the size keep what the process holds within the
+    budget. A GPU's blocks keep their size.
+    """
+    if device is None or device.type == "cpu":
+        return 3 * row_bytes
+    return row_bytes
+
+
 def autograd_objective(
     block_loss: Callable,
     shapes: dict[str, tuple[int, ...]],
