@@ -176,8 +176,8 @@ def test_tau_path_on_sparse_equals_dense(rng, head_class, container):
 
 
 @pytest.mark.parametrize("head_class", [TauNormHead, LogitAdjustedHead])
-@pytest.mark.parametrize("as_tensor", [False, True])
-def test_tau_path_on_device_equals_numpy(rng, head_class, as_tensor, monkeypatch):
+@pytest.mark.parametrize("container", ["ndarray", "Tensor", "csr_array"])
+def test_tau_path_on_device_equals_numpy(rng, head_class, container, monkeypatch):
     torch = pytest.importorskip("torch")
     from ltsk.heads import _torch
 
@@ -191,10 +191,14 @@ def test_tau_path_on_device_equals_numpy(rng, head_class, as_tensor, monkeypatch
     monkeypatch.setattr(_torch, "tau_path_predictions", spy)
     reference, F_val, y_val = _fitted_pair(np.random.default_rng(1), head_class)
     head, _, _ = _fitted_pair(np.random.default_rng(1), head_class, device="cpu")
-    F_in = torch.as_tensor(F_val) if as_tensor else F_val
+    F_in = {
+        "ndarray": F_val,
+        "Tensor": torch.as_tensor(F_val),
+        "csr_array": sparse.csr_array(F_val),
+    }[container]
     expected = tau_path(reference, F_val, y_val, TAUS)
     np.testing.assert_allclose(tau_path(head, F_in, y_val, TAUS), expected)
-    assert calls == ["Tensor" if as_tensor else "ndarray"]  # scored by torch
+    assert calls == [container]  # scored by torch
     # Labels may be a tensor too; the absent class 2 is never predicted.
     y_t = torch.as_tensor(y_val)
     np.testing.assert_allclose(
