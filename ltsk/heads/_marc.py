@@ -174,6 +174,9 @@ class MARCHead(LinearHead):
             owner=type(self).__name__,
             device=device,
         )
+        # The float64 copy of the weights (C x d, held by block_loss's
+        # closure) goes before coef_ is made.
+        W = None
         omega = np.ones(counts.shape[0])
         omega[present] = params["omega"]
         beta = np.zeros(counts.shape[0])
