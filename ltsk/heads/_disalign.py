@@ -7,7 +7,7 @@ import numpy as np
 from scipy.special import expit
 from sklearn.utils._param_validation import Interval
 
-from ltsk.heads._autograd import block_tensor, fit_autograd, host_row_bytes
+from ltsk.heads._autograd import block_tensor, fit_autograd
 from ltsk.heads._base import BaseHead, LinearHead
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
@@ -179,7 +179,7 @@ class DisAlignHead(BaseHead):
                 "c": np.zeros(1),
             },
             F.shape[0],
-            row_bytes=host_row_bytes(8 * (8 * n_present + 2 * n_features), device),
+            row_bytes=8 * (8 * n_present + 2 * n_features),
             penalty=penalty,
             max_iter=self.max_iter,
             tol=self.tol,

@@ -6,7 +6,7 @@ from typing import ClassVar
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ltsk.heads._autograd import block_tensor, fit_autograd, host_row_bytes
+from ltsk.heads._autograd import block_tensor, fit_autograd
 from ltsk.heads._base import LinearHead
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
@@ -166,7 +166,7 @@ class MARCHead(LinearHead):
             block_loss,
             {"omega": np.ones(present.size), "beta": np.zeros(present.size)},
             F.shape[0],
-            row_bytes=host_row_bytes(8 * (6 * present.size + F.shape[1]), device),
+            row_bytes=8 * (6 * present.size + F.shape[1]),
             penalty=penalty,
             max_iter=self.max_iter,
             tol=self.tol,
