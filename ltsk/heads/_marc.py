@@ -151,10 +151,13 @@ class MARCHead(LinearHead):
         alpha = self.alpha
 
         def block_loss(params, rows):
-            z = block_tensor(F, rows, device) @ W.T + b
-            scores = params["omega"] * z + params["beta"] * norms
+            # Fused products: two (rows, C) tensors, the logits and the
+            # calibrated scores shifted by the log-prior, not five.
+            z = torch.addmm(b, block_tensor(F, rows, device), W.T)
+            shift = params["beta"] * norms + log_prior
+            scores = torch.addcmul(shift, params["omega"], z)
             losses = torch.nn.functional.cross_entropy(
-                scores + log_prior, target[rows], reduction="none"
+                scores, target[rows], reduction="none"
             )
             return torch.dot(weights[rows], losses)
 
