@@ -23,6 +23,7 @@ from ltsk.heads._solver import minimize_lbfgs
 
 _SMALL_PROBLEM_BYTES = 64 * 2**20
 _BLOCK_MIB = 16
+_MIN_HOST_ROWS = 64
 
 
 def block_tensor(F, rows, device=None):
@@ -69,6 +70,23 @@ def on_device(values, device, dtype=None):
         # torch refuses to share read-only memory (a memmap opened "r").
         values = values.copy()
     return torch.as_tensor(values, device=device).to(dtype)
+
+
+def host_block_rows(block, device):
+    """Rows of a block of ``block`` rows' budget, for the objective on ``device``.
+
+    On the CPU, glibc raises its mmap threshold to the size of the block
+    tensors torch frees, so the next blocks' tensors come from its heap,
+    which holds on to them: measured with ``benchmarks/bench_memory.py``,
+    DisAlign and MARC held two to three times their block budget (and the
+    budget itself with ``MALLOC_MMAP_THRESHOLD_`` fixed). Host blocks are
+    therefore a third the rows, but not below ``_MIN_HOST_ROWS`` (nor above
+    ``block``): with thousands of classes, blocks of a few rows cost more in
+    per-block overhead than they save. A GPU's blocks keep their size.
+    """
+    if device is not None and device.type != "cpu":
+        return block
+    return max(block // 3, min(block, _MIN_HOST_ROWS))
 
 
 def autograd_objective(
@@ -125,6 +143,7 @@ def autograd_objective(
         max_n_rows=max(n_samples, 1),
         working_memory=working_memory,
     )
+    block = host_block_rows(block, None if device is None else torch.device(device))
 
     def split(flat):
         return {

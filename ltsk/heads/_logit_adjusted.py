@@ -163,5 +163,5 @@ class LogitAdjustedHead(TauFamilyMixin, LinearHead):
         log_prior[present] = np.log(counts[present] / counts.sum())
         return log_prior
 
-    def _apply_tau(self, logits, tau):
-        return logits + self._shift(tau, logits.dtype)
+    def _tau_affine(self, tau, dtype):
+        return None, self._shift(tau, dtype)

@@ -341,15 +341,17 @@ class LWSHead(LinearHead):
             )
             self._set_scales(coef, intercept, present, f)
             return
+        # No (C, d) copy of coef when every class is present.
+        coef_present = coef if present.size == coef.shape[0] else coef[present]
         objective = lws_objective(
-            F, coef[present], intercept[present], y_present, weights, self.alpha
+            F, coef_present, intercept[present], y_present, weights, self.alpha
         )
         if np.any(self.smoothing_ > 0):
             objective = with_linear_term(
                 objective,
                 _smoothing_gradient(
                     F,
-                    coef[present],
+                    coef_present,
                     intercept[present],
                     y_present,
                     weights * self.smoothing_[y],
@@ -364,6 +366,8 @@ class LWSHead(LinearHead):
             owner=type(self).__name__,
             n_classes=present.size,
         )
+        # The objective's logits buffers go before coef_ is allocated.
+        del objective, coef_present
         self._set_scales(coef, intercept, present, f)
 
     def _set_scales(self, coef, intercept, present, f):

@@ -151,10 +151,13 @@ class MARCHead(LinearHead):
         alpha = self.alpha
 
         def block_loss(params, rows):
-            z = block_tensor(F, rows, device) @ W.T + b
-            scores = params["omega"] * z + params["beta"] * norms
+            # Fused products: two (rows, C) tensors, the logits and the
+            # calibrated scores shifted by the log-prior, not five.
+            z = torch.addmm(b, block_tensor(F, rows, device), W.T)
+            shift = params["beta"] * norms + log_prior
+            scores = torch.addcmul(shift, params["omega"], z)
             losses = torch.nn.functional.cross_entropy(
-                scores + log_prior, target[rows], reduction="none"
+                scores, target[rows], reduction="none"
             )
             return torch.dot(weights[rows], losses)
 
@@ -174,6 +177,9 @@ class MARCHead(LinearHead):
             owner=type(self).__name__,
             device=device,
         )
+        # The float64 copy of the weights (C x d, held by block_loss's
+        # closure) goes before coef_ is made.
+        W = None
         omega = np.ones(counts.shape[0])
         omega[present] = params["omega"]
         beta = np.zeros(counts.shape[0])

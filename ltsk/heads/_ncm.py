@@ -84,6 +84,18 @@ def _unit_rows_float64(rows):
     return rows, int(np.count_nonzero(overflow))
 
 
+def _centroids(sums, counts):
+    """``sums / counts`` per class, in place (zeros for a class of count 0).
+
+    With thousands of classes a (C, d) float64 array weighs as much as a
+    sizeable part of F: no temporary of that size is made.
+    """
+    present = counts > 0
+    np.divide(sums, counts[:, None], out=sums, where=present[:, None])
+    sums[~present] = 0.0
+    return sums
+
+
 def _class_sums(F, y, weights, n_classes):
     """Per-class weighted sums of the rows of ``F``, in float64.
 
@@ -275,13 +287,12 @@ class NCMHead(BaseHead):
         sums = _class_sums(F, y, weights, n_classes)
         if self.normalize:
             self.mean_ = (sums.sum(axis=0) / counts.sum()).astype(F.dtype)
+            # Freed before the second pass allocates its own (C, d) sums.
+            del sums
             sums = _unit_class_sums(F, y, weights, n_classes, self.mean_)
         else:
             self.mean_ = np.zeros(F.shape[1], dtype=F.dtype)
-        centroids = np.zeros_like(sums)
-        present = counts > 0
-        centroids[present] = sums[present] / counts[present, None]
-        self.centroids_ = centroids.astype(F.dtype)
+        self.centroids_ = _centroids(sums, counts).astype(F.dtype)
 
     def _fit_device(self, F, y, counts, sample_weight):
         torch_ = self._torch()
@@ -294,17 +305,14 @@ class NCMHead(BaseHead):
             sums = torch_.ncm_sums(F, y, weights, counts.shape[0], self.mean_, device)
         else:
             self.mean_ = np.zeros(F.shape[1], dtype=dtype)
-        centroids = np.zeros_like(sums)
-        present = counts > 0
-        centroids[present] = sums[present] / counts[present, None]
-        self.centroids_ = centroids.astype(dtype)
+        self.centroids_ = _centroids(sums, counts).astype(dtype)
 
     def _scores(self, F):
         # Scored in row blocks into one (n, C) output: a centred copy of the
         # whole of F would double the memory of F itself.
         centroids = self.centroids_
         dtype = np.result_type(F.dtype, centroids.dtype)
-        centroids_t = centroids.T.astype(dtype)
+        centroids_t = centroids.T.astype(dtype, copy=False)
         centroid_norms = _row_norms(centroids)
         scores = np.empty((F.shape[0], centroids.shape[0]), dtype=dtype)
         for rows in gen_batches(F.shape[0], _block_rows(F)):

@@ -140,5 +140,5 @@ class TauNormHead(TauFamilyMixin, LinearHead):
         scale = tau_scale(coef, self.tau)
         self._set_linear(coef * scale[:, None], intercept * scale)
 
-    def _apply_tau(self, logits, tau):
-        return logits * tau_scale(self.joint_coef_, tau).astype(logits.dtype)
+    def _tau_affine(self, tau, dtype):
+        return tau_scale(self.joint_coef_, tau).astype(dtype), None

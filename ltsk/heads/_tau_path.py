@@ -2,9 +2,9 @@
 
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, validate_params
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ltsk.heads._base import _DTYPES, _encode_labels
+from ltsk.heads._base import _encode_labels, _host
 
 
 def check_taus(taus):
@@ -17,12 +17,21 @@ def check_taus(taus):
     return taus
 
 
+def _affine(logits, scale, shift):
+    """``logits * scale + shift`` as a new array or tensor (either may be None)."""
+    scores = logits * scale if scale is not None else logits + shift
+    if scale is not None and shift is not None:
+        scores += shift
+    return scores
+
+
 class TauFamilyMixin:
     """``decision_function_path`` of the heads whose scores are a transform of tau.
 
     A head using it stores its joint classifier as ``joint_coef_`` and
-    ``joint_intercept_`` and implements ``_apply_tau(logits, tau)``, the
-    transform of the joint logits for one ``tau`` (a new array).
+    ``joint_intercept_`` and implements ``_tau_affine(tau, dtype)``: the
+    per-class ``(scale, shift)`` of the joint logits for one ``tau`` (either
+    may be None), arrays of ``dtype``.
     """
 
     def decision_function_path(self, F, taus):
@@ -36,8 +45,10 @@ class TauFamilyMixin:
 
         Parameters
         ----------
-        F : array-like of shape (n_samples, n_features)
-            Features, as given to :meth:`fit`.
+        F : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Features, as given to :meth:`fit`: a CSR matrix is multiplied
+            without densifying it; with ``device`` set, a tensor (or an
+            array, moved block by block) is scored on that device.
         taus : array-like of shape (n_taus,)
             Non-negative values of ``tau``.
 
@@ -45,29 +56,64 @@ class TauFamilyMixin:
         -------
         path : generator of ndarray of shape (n_samples, n_classes)
             The class scores for each ``tau`` in turn (``-inf`` for classes
-            absent in training). The arguments are checked at the call; a
-            ``tau`` the head refuses in :meth:`fit` raises the same
-            ``ValueError`` when its scores are reached.
+            absent in training), numpy arrays on the host. The arguments are
+            checked at the call; a ``tau`` the head refuses in :meth:`fit`
+            raises the same ``ValueError`` when its scores are reached.
         """
         check_is_fitted(self)
         taus = check_taus(taus)
-        F = validate_data(self, F, reset=False, dtype=_DTYPES)
-        logits = F @ self.joint_coef_.T
-        logits += self.joint_intercept_
+        F = self._validated(F)
+        if self._torch() is not None:  # device path
+            logits = self._torch().joint_logits(self, F)
+        else:
+            logits = _joint_logits(self, F)
         absent = self.class_counts_ == 0
         return self._tau_scores(logits, taus, absent)
 
     def _tau_scores(self, logits, taus, absent):
+        torch_ = self._torch()
         for tau in taus:
-            scores = self._apply_tau(logits, tau)
-            scores[:, absent] = -np.inf
-            yield scores
+            if torch_ is None:
+                scores = _affine(logits, *self._tau_affine(tau, logits.dtype))
+                scores[:, absent] = -np.inf
+                yield scores
+            else:
+                yield torch_.tau_scores(self, logits, tau, absent).cpu().numpy()
+
+    def _path_predictions(self, F, taus):
+        """``argmax`` of the scores of every ``tau``, shape (n_taus, n_samples).
+
+        In row blocks: the logits of a block are computed once and scored for
+        every ``tau``, so no (n_samples, n_classes) array is made.
+        """
+        if self._torch() is not None:  # device path
+            return self._torch().tau_path_predictions(self, F, taus)
+        dtype = np.result_type(F.dtype, self.joint_coef_.dtype)
+        # Every tau's transform first: a tau the head refuses fails at once.
+        affines = [self._tau_affine(tau, dtype) for tau in taus]
+        absent = self.class_counts_ == 0
+        predictions = np.empty((taus.shape[0], F.shape[0]), dtype=np.intp)
+        for rows in self._blocks(F):
+            logits = _joint_logits(self, F, rows)
+            for k, affine in enumerate(affines):
+                scores = _affine(logits, *affine)
+                scores[:, absent] = -np.inf
+                predictions[k, rows] = np.argmax(scores, axis=1)
+        return predictions
+
+
+def _joint_logits(head, F, rows=None):
+    """``F[rows] @ joint_coef_.T + joint_intercept_`` (CSR rows stay sparse)."""
+    block = F if rows is None else F[rows]
+    logits = np.asarray(block @ head.joint_coef_.T)
+    logits += head.joint_intercept_
+    return logits
 
 
 @validate_params(
     {
         "head": [HasMethods(["fit", "predict"])],
-        "F": ["array-like"],
+        "F": ["array-like", "sparse matrix"],
         "y": ["array-like"],
         "taus": ["array-like"],
         "metric": [callable, None],
@@ -90,8 +136,11 @@ def tau_path(head, F, y, taus, *, metric=None):
     ----------
     head : TauNormHead or LogitAdjustedHead
         A fitted head; its own ``tau`` does not matter.
-    F : array-like of shape (n_samples, n_features)
-        Validation features.
+    F : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Validation features. A CSR matrix is multiplied without densifying
+        it; when the head has a ``device``, a tensor (or an array, moved
+        block by block) is scored on that device and only the predictions
+        come back to the host.
     y : array-like of shape (n_samples,)
         Validation labels, all in ``head.classes_``.
     taus : array-like of shape (n_taus,)
@@ -136,8 +185,8 @@ def tau_path(head, F, y, taus, *, metric=None):
             f"{type(head).__name__}."
         )
     taus = check_taus(taus)
-    F = validate_data(head, F, reset=False, dtype=_DTYPES)
-    y = column_or_1d(y, warn=True)
+    F = head._validated(F)
+    y = column_or_1d(_host(y), warn=True)
     if y.shape[0] != F.shape[0]:
         raise ValueError(
             f"F and y have inconsistent numbers of samples: {F.shape[0]} and "
@@ -146,8 +195,8 @@ def tau_path(head, F, y, taus, *, metric=None):
     _, y_encoded = _encode_labels(y, head.classes_)
     if metric is None:
         metric = _balanced_accuracy(y_encoded, head.classes_.shape[0])
-    path = head.decision_function_path(F, taus)
-    scores = [metric(y_encoded, np.argmax(s, axis=1)) for s in path]
+    predictions = head._path_predictions(F, taus)
+    scores = [metric(y_encoded, y_pred) for y_pred in predictions]
     return np.asarray(scores, dtype=np.float64)
 
 

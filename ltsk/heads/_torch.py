@@ -388,6 +388,71 @@ def class_scores(head, F, transform=None):
     return out
 
 
+def _joint_params(head, F):
+    """The joint classifier on the head's device, in the dtype of the scores."""
+    device = resolve_device(head.device)
+    dtype = np.result_type(numpy_dtype(F), head.joint_coef_.dtype)
+    torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
+    W = _on(head.joint_coef_, device, torch_dtype)
+    b = _on(head.joint_intercept_, device, torch_dtype)
+    return device, torch_dtype, W, b
+
+
+def joint_logits(head, F):
+    """A tau head's joint logits of ``F`` as one tensor on its device."""
+    device, torch_dtype, W, b = _joint_params(head, F)
+    logits = torch.empty((F.shape[0], W.shape[0]), dtype=torch_dtype, device=device)
+    for rows in head._blocks(F):
+        logits[rows] = device_rows(F, rows, device, torch_dtype) @ W.T + b
+    return logits
+
+
+def _tau_tensors(head, tau, absent, like):
+    """One ``tau``'s ``(scale, shift)`` and the absent-class mask, as tensors."""
+    affine = head._tau_affine(tau, _NUMPY_DTYPES[like.dtype])
+    scale, shift = (
+        None if value is None else _on(value, like.device, like.dtype)
+        for value in affine
+    )
+    mask = torch.as_tensor(absent, device=like.device) if np.any(absent) else None
+    return scale, shift, mask
+
+
+def _masked_affine(logits, scale, shift, mask):
+    # As _tau_path._affine, which this module cannot import (_tau_path imports
+    # _base, which imports this module).
+    scores = logits * scale if scale is not None else logits + shift
+    if scale is not None and shift is not None:
+        scores += shift
+    if mask is not None:
+        scores[:, mask] = -torch.inf
+    return scores
+
+
+def tau_scores(head, logits, tau, absent):
+    """One ``tau``'s masked scores from the joint logits, on their device."""
+    return _masked_affine(logits, *_tau_tensors(head, tau, absent, logits))
+
+
+def tau_path_predictions(head, F, taus):
+    """``argmax`` of every ``tau``'s scores, (n_taus, n_samples), in row blocks.
+
+    Each block's logits are computed once on the device and scored for every
+    ``tau`` there; only the predicted indices come back to the host.
+    """
+    device, torch_dtype, W, b = _joint_params(head, F)
+    absent = head.class_counts_ == 0
+    # Every tau's transform first: a tau the head refuses fails at once.
+    transforms = [_tau_tensors(head, tau, absent, b) for tau in taus]
+    predictions = np.empty((len(transforms), F.shape[0]), dtype=np.intp)
+    for rows in head._blocks(F):
+        logits = device_rows(F, rows, device, torch_dtype) @ W.T + b
+        for k, transform in enumerate(transforms):
+            scores = _masked_affine(logits, *transform)
+            predictions[k, rows] = torch.argmax(scores, dim=1).cpu().numpy()
+    return predictions
+
+
 def extractor_features(extractor, X, device):
     """The extractor's features of ``X`` as a tensor on ``device``, or None.
 

@@ -6,7 +6,7 @@ from scipy.optimize import approx_fprime
 from sklearn.exceptions import ConvergenceWarning
 
 from ltsk.heads import LWSHead
-from ltsk.heads._autograd import autograd_objective, fit_autograd
+from ltsk.heads._autograd import autograd_objective, fit_autograd, host_block_rows
 from ltsk.heads._solver import balanced_weights
 
 torch = pytest.importorskip("torch")
@@ -123,3 +123,12 @@ def test_import_ltsk_heads_does_not_import_torch(run_python):
         "import sys, ltsk.heads, ltsk.heads._autograd; print('torch' in sys.modules)"
     )
     assert out.strip() == "False"
+
+
+def test_host_blocks_are_a_third_of_a_gpu_block():
+    assert host_block_rows(900, None) == 300
+    assert host_block_rows(900, torch.device("cpu")) == 300
+    assert host_block_rows(900, torch.device("cuda:0")) == 900
+    # Not below 64 rows, nor above the budget's own block.
+    assert host_block_rows(150, None) == 64
+    assert host_block_rows(40, None) == 40

@@ -214,3 +214,25 @@ def test_tolerance_is_per_class_share():
     )
     assert n_iter >= 1
     np.testing.assert_allclose(x, 1.0, atol=1e-3)
+
+
+@pytest.mark.parametrize("Head", [LWSHead, NCMHead])
+def test_many_classes_never_allocate_n_by_classes(rng, Head):
+    """tracemalloc: fit + predict with n x C far above n x d and C x d."""
+    n, d, n_classes = 20_000, 16, 400
+    y = np.arange(n) % n_classes
+    means = rng.normal(size=(n_classes, d)).astype(np.float32)
+    F = rng.normal(size=(n, d)).astype(np.float32) + means[y]
+    joint = {"coef": means} if Head is LWSHead else {}
+    params = {"max_iter": 3} if Head is LWSHead else {}
+    tracemalloc.start()
+    with config_context(working_memory=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        Head(**params).fit(F, y, **joint).predict(F)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    n_by_classes = n * n_classes * 4  # 32 MB in float32
+    # Blocks of about 1 MiB, vectors of n entries, arrays of C x d.
+    bound = 2 * 2**20 + 10 * n * 8 + 6 * n_classes * d * 8
+    assert bound < n_by_classes / 4
+    assert peak < bound, (peak, bound)

@@ -1,5 +1,9 @@
+import tracemalloc
+
 import numpy as np
 import pytest
+from scipy import sparse
+from sklearn import config_context
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from ltsk.heads import LogitAdjustedHead, NCMHead, TauNormHead, tau_path
@@ -144,3 +148,90 @@ def test_tau_path_validates_its_arguments(rng):
         tau_path(head, F, y, TAUS, metric="balanced_accuracy")
     with pytest.raises(ValueError, match="'head' parameter"):
         tau_path("TauNormHead", F, y, TAUS)
+
+
+def _fitted_pair(rng, head_class, **params):
+    F, y = _data(rng, [200, 60, 0, 15])
+    coef = rng.normal(size=(4, 6)) * np.array([[3.0], [2.0], [1.0], [0.5]])
+    kwargs = {"coef": coef, "intercept": rng.normal(size=4), "classes": np.arange(4)}
+    F_val, y_val = _data(rng, [40, 40, 0, 40])
+    F_val[np.abs(F_val) < 0.8] = 0.0  # about half the entries: a sparse matrix
+    return head_class(**params).fit(F, y, **kwargs), F_val, y_val
+
+
+@pytest.mark.parametrize("head_class", [TauNormHead, LogitAdjustedHead])
+@pytest.mark.parametrize("container", [sparse.csr_matrix, sparse.csr_array])
+def test_tau_path_on_sparse_equals_dense(rng, head_class, container):
+    head, F_val, y_val = _fitted_pair(rng, head_class)
+    X = container(F_val)
+    np.testing.assert_array_equal(
+        tau_path(head, X, y_val, TAUS), tau_path(head, F_val, y_val, TAUS)
+    )
+    for sparse_scores, dense_scores in zip(
+        head.decision_function_path(X, TAUS),
+        head.decision_function_path(F_val, TAUS),
+        strict=True,
+    ):
+        np.testing.assert_allclose(sparse_scores, dense_scores, rtol=1e-12)
+
+
+@pytest.mark.parametrize("head_class", [TauNormHead, LogitAdjustedHead])
+@pytest.mark.parametrize("container", ["ndarray", "Tensor", "csr_array"])
+def test_tau_path_on_device_equals_numpy(rng, head_class, container, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from ltsk.heads import _torch
+
+    calls = []
+    on_device = _torch.tau_path_predictions
+
+    def spy(*args):
+        calls.append(args[1].__class__.__name__)
+        return on_device(*args)
+
+    monkeypatch.setattr(_torch, "tau_path_predictions", spy)
+    reference, F_val, y_val = _fitted_pair(np.random.default_rng(1), head_class)
+    head, _, _ = _fitted_pair(np.random.default_rng(1), head_class, device="cpu")
+    F_in = {
+        "ndarray": F_val,
+        "Tensor": torch.as_tensor(F_val),
+        "csr_array": sparse.csr_array(F_val),
+    }[container]
+    expected = tau_path(reference, F_val, y_val, TAUS)
+    np.testing.assert_allclose(tau_path(head, F_in, y_val, TAUS), expected)
+    assert calls == [container]  # scored by torch
+    # Labels may be a tensor too; the absent class 2 is never predicted.
+    y_t = torch.as_tensor(y_val)
+    np.testing.assert_allclose(
+        tau_path(head, F_in, y_t, [0.0, 1.0], metric=accuracy_score),
+        tau_path(reference, F_val, y_val, [0.0, 1.0], metric=accuracy_score),
+    )
+    for scores, dense_scores in zip(
+        head.decision_function_path(F_in, TAUS),
+        reference.decision_function_path(F_val, TAUS),
+        strict=True,
+    ):
+        assert isinstance(scores, np.ndarray)
+        np.testing.assert_allclose(scores, dense_scores, rtol=1e-12)
+        assert np.all(scores[:, 2] == -np.inf)
+
+
+def test_tau_path_in_row_blocks_never_holds_n_by_classes(rng):
+    """tracemalloc: the path of many classes is scored block by block."""
+    n, d, n_classes = 20_000, 8, 500
+    y = np.arange(n) % n_classes
+    coef = rng.normal(size=(n_classes, d))
+    F = rng.normal(size=(n, d)) + coef[y]
+    head = LogitAdjustedHead().fit(F, y, coef=coef)
+    taus = np.linspace(0.0, 2.0, 11)
+    expected = tau_path(head, F, y, taus)
+    tracemalloc.start()
+    with config_context(working_memory=1):
+        blocked = tau_path(head, F, y, taus)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_allclose(blocked, expected)
+    n_by_classes = n * n_classes * 8  # 80 MB
+    # Blocks of about 1 MiB, the (n_taus, n) predictions, vectors of n entries.
+    bound = 3 * 2**20 + taus.size * n * 8 + 10 * n * 8
+    assert bound < n_by_classes / 10
+    assert peak < bound, (peak, bound)
