@@ -21,6 +21,7 @@ from ltsk.heads._solver import (
     encode_present,
     minimize_lbfgs,
     multinomial_objective,
+    original_units,
     weighted_mean,
 )
 from ltsk.losses._smoothing import label_aware_smoothing
@@ -276,10 +277,7 @@ def fit_multinomial_constrained(
         W_present = project_rows(
             W_present.ravel(), n_classes, n_features, float(max_norm)
         ).reshape(n_classes, n_features)
-    W = np.zeros((counts.shape[0], n_features), dtype=dtype)
-    b = np.zeros(counts.shape[0], dtype=dtype)
-    W[present] = W_present
-    b[present] = x[n_weights:] - W_present @ mu
+    W, b = original_units(W_present, x[n_weights:], mu, counts, dtype)
     return W, b, n_iter
 
 

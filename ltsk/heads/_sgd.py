@@ -25,6 +25,7 @@ from ltsk.heads._solver import (
     _column_scales,
     balanced_weights,
     encode_present,
+    original_units,
     weighted_mean,
 )
 
@@ -303,10 +304,7 @@ def fit_multinomial_sgd(
     )
     x = x.astype(np.float64)
     W_present = x[:n_weights].reshape(n_classes, n_features) / scale
-    W = np.zeros((counts.shape[0], n_features), dtype=dtype)
-    b = np.zeros(counts.shape[0], dtype=dtype)
-    W[present] = W_present
-    b[present] = x[n_weights:] - W_present @ mu
+    W, b = original_units(W_present, x[n_weights:], mu, counts, dtype)
     return W, b, n_epochs
 
 

@@ -456,6 +456,21 @@ def check_focal_start(gamma, n_classes, dtype):
         )
 
 
+def original_units(W_present, bias, mu, counts, dtype):
+    """``(W, b)`` for every class from the solver's centred present-class solution.
+
+    ``W_present`` (rows of the classes with a count, already divided by the
+    column scales) and ``bias`` solve the problem on features centred on
+    ``mu``; absent classes get zero rows. Cast to ``dtype``.
+    """
+    present = np.flatnonzero(counts > 0)
+    W = np.zeros((counts.shape[0], W_present.shape[1]), dtype=dtype)
+    b = np.zeros(counts.shape[0], dtype=dtype)
+    W[present] = W_present
+    b[present] = bias - W_present @ mu
+    return W, b
+
+
 def fit_multinomial(
     F: np.ndarray,
     y: np.ndarray,
@@ -543,8 +558,5 @@ def fit_multinomial(
         n_classes=n_classes,
     )
     W_present = x[:n_weights].reshape(n_classes, n_features) / scale
-    W = np.zeros((counts.shape[0], n_features), dtype=dtype)
-    b = np.zeros(counts.shape[0], dtype=dtype)
-    W[present] = W_present
-    b[present] = x[n_weights:] - W_present @ mu
+    W, b = original_units(W_present, x[n_weights:], mu, counts, dtype)
     return W, b, n_iter

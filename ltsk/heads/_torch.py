@@ -27,6 +27,7 @@ from ltsk.heads._solver import (
     check_focal_start,
     encode_present,
     minimize_lbfgs,
+    original_units,
 )
 
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
@@ -243,10 +244,7 @@ def fit_multinomial(
         W_present = project_rows(
             W_present.ravel(), n_classes, n_features, float(max_norm)
         ).reshape(n_classes, n_features)
-    W = np.zeros((counts.shape[0], n_features), dtype=dtype)
-    b = np.zeros(counts.shape[0], dtype=dtype)
-    W[present] = W_present
-    b[present] = x[n_weights:] - W_present @ mu.cpu().numpy()
+    W, b = original_units(W_present, x[n_weights:], mu.cpu().numpy(), counts, dtype)
     return W, b, n_iter
 
 
