@@ -61,15 +61,9 @@ class CRTHead(LinearHead):
         on every class's weights, in the units of ``F`` (the bias is free):
         the MaxNorm of weight balancing's second stage (Alshammari et al.,
         2022). None leaves the weights unconstrained.
-    smooth_head : float in [0, 1], default=0.0
-        Label-aware smoothing (MiSLAS, Zhong et al., 2021) of the largest
-        class: its target is :math:`(1 - \epsilon) e_y + \epsilon / C`.
-    smooth_tail : float in [0, 1], default=0.0
-        Label-aware smoothing of the smallest class. With both at 0 (the
-        default) the loss is unsmoothed.
-    smooth_shape : {"concave", "linear", "convex"}, default="concave"
-        Curve of the smoothing between them, see
-        :func:`ltsk.losses.label_aware_smoothing`.
+    %(smooth_head)s
+    %(smooth_tail)s
+    %(smooth_shape)s
     %(solver)s
     %(max_epochs)s
     %(batch_size)s
@@ -94,9 +88,7 @@ class CRTHead(LinearHead):
         Number of L-BFGS (or, with ``max_norm``, projected-gradient)
         iterations run; with ``solver="sgd"``, the number of epochs run
         (``max_epochs``).
-    smoothing_ : ndarray of shape (n_classes,)
-        The label-smoothing factor :math:`\epsilon_j` of each class (zeros
-        without smoothing).
+    %(smoothing_)s
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

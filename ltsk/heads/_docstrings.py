@@ -17,6 +17,18 @@ tol : float > 0, default={default}
     divided by its value at the start is below ``tol / n_classes`` (each
     class's parameters carry a ``1/n_classes`` share of a class-balanced
     loss, so the bound keeps its meaning as classes grow).""",
+    "smooth_head": """\
+smooth_head : float in [0, 1], default={default}
+    Label-aware smoothing (MiSLAS, Zhong et al., 2021) of the largest
+    class: its target is :math:`(1 - \\epsilon) e_y + \\epsilon / C`.""",
+    "smooth_tail": """\
+smooth_tail : float in [0, 1], default={default}
+    Label-aware smoothing of the smallest class. With both at 0 (the
+    default) the loss is unsmoothed.""",
+    "smooth_shape": """\
+smooth_shape : {"concave", "linear", "convex"}, default={default}
+    Curve of the smoothing between them, see
+    :func:`ltsk.losses.label_aware_smoothing`.""",
     "solver": """\
 solver : {"lbfgs", "sgd"}, default={default}
     ``"lbfgs"``: full-batch L-BFGS to convergence (``max_iter``, ``tol``).
@@ -65,6 +77,10 @@ class_counts_ : ndarray of shape (n_classes,)
     "n_iter_": """\
 n_iter_ : int
     Number of L-BFGS iterations run.""",
+    "smoothing_": """\
+smoothing_ : ndarray of shape (n_classes,)
+    The label-smoothing factor :math:`\\epsilon_j` of each class (zeros
+    without smoothing).""",
     "n_features_in_": """\
 n_features_in_ : int
     Number of features seen during fit.""",
