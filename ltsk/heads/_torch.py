@@ -248,11 +248,11 @@ def fit_multinomial(
     return W, b, n_iter
 
 
-def fit_lws(F, coef, intercept, y, weights, alpha, smoothing, *, device, **driver):
+def fit_lws(F, coef, intercept, y, weights, alpha, smoothing, f0, *, device, **driver):
     """LWS's scales on ``device``: :func:`~ltsk.heads._lws.lws_objective`'s problem.
 
-    ``smoothing`` holds :math:`\\epsilon_{y_i}` per row or is None. Returns
-    ``(scales, n_iter)``.
+    ``smoothing`` holds :math:`\\epsilon_{y_i}` per row or is None; L-BFGS
+    starts at ``f0``. Returns ``(scales, n_iter)``.
     """
     W = _on(coef, device)
     b = _on(intercept, device)
@@ -273,7 +273,7 @@ def fit_lws(F, coef, intercept, y, weights, alpha, smoothing, *, device, **drive
 
     params, n_iter = fit_autograd(
         block_loss,
-        {"f": np.ones(coef.shape[0])},
+        {"f": f0},
         F.shape[0],
         row_bytes=8 * (4 * coef.shape[0] + F.shape[1]),
         penalty=penalty,

@@ -109,3 +109,50 @@ def test_q_above_one_is_rejected(rng):
     F, y = _tail_heavy(rng)
     with pytest.raises(ValueError, match="'q' parameter"):
         LWSHead(q=2).fit(F, y)
+
+
+def test_start_scale_is_the_best_common_scale(rng):
+    """On a problem small enough to be sampled whole, the start minimises the
+    plain objective along f = t * 1 (found here by a grid in log t)."""
+    from ltsk.heads._lws import start_scale
+
+    F, y = _tail_heavy(rng)
+    W = 3.0 * rng.normal(size=(3, 3))
+    b = rng.normal(size=3)
+    weights = 1.0 / np.bincount(y)[y]
+    weights /= weights.sum()
+    alpha = 1e-2
+    t = start_scale(F, W, b, weights, y, alpha)
+    logits = F @ W.T + b
+    grid = np.exp(np.linspace(np.log(1e-3), np.log(10.0), 4001))
+    values = [
+        _plain_lws_objective(np.full(3, s), logits, y, weights, alpha) for s in grid
+    ]
+    best = grid[int(np.argmin(values))]
+    np.testing.assert_allclose(t, best, rtol=5e-3)
+    assert t != 1.0
+
+
+def test_start_scale_needs_weight_on_the_sampled_rows(rng):
+    from ltsk.heads._lws import start_scale
+
+    F, y = _tail_heavy(rng)
+    W = rng.normal(size=(3, 3))
+    assert start_scale(F, W, np.zeros(3), np.zeros(y.size), y, 1e-2) == 1.0
+
+
+def test_start_does_not_change_the_optimum(rng):
+    """L-BFGS from the common scale reaches the optimum of a solve from f = 1."""
+    import ltsk.heads._lws as lws
+
+    F, y = _tail_heavy(rng)
+    W = 4.0 * rng.normal(size=(3, 3))
+    b = rng.normal(size=3)
+    head = LWSHead(tol=1e-10).fit(F, y, coef=W, intercept=b)
+    counts = np.bincount(y)
+    weights = 1.0 / counts[y]
+    weights /= weights.sum()
+    objective = lws_objective(F, W, b, y, weights, head.alpha)
+    assert lws.start_scale(F, W, b, weights, y, head.alpha) != 1.0
+    from_one = minimize(objective, np.ones(3), jac=True, method="L-BFGS-B", tol=1e-12)
+    np.testing.assert_allclose(head.scales_, from_one.x, rtol=1e-5)

@@ -57,6 +57,39 @@ def test_lws_objective_is_the_same_in_row_blocks(rng, n_block_rows):
         np.testing.assert_allclose(grad_b, grad, rtol=1e-10, atol=1e-14)
 
 
+def test_lws_caches_logits_smaller_than_half_the_features(rng, monkeypatch):
+    """Logits of 3 classes for 16 features, within working_memory but more than
+    one block: computed once (block by block), then every evaluation reuses
+    them, in column blocks, with the value and gradient of the one-block
+    objective."""
+    import ltsk.heads._lws as lws
+
+    n, d = 100_000, 16
+    F = rng.normal(size=(n, d))
+    y = rng.integers(0, 3, size=n)
+    weights = rng.uniform(size=n)
+    weights /= weights.sum()
+    W, b = rng.normal(size=(3, d)), rng.normal(size=3)
+    f = rng.uniform(0.5, 2.0, size=3)
+    calls = []
+    block_logits = lws.block_logits
+    monkeypatch.setattr(
+        lws, "block_logits", lambda *a: calls.append(1) or block_logits(*a)
+    )
+    with config_context(working_memory=4):
+        assert lws.caches_logits(F, 3)
+        assert not lws.caches_logits(F[:, :8], 3)  # more than half of F
+        objective = lws.lws_objective(F, W, b, y, weights, 0.3)
+    n_blocks = len(calls)
+    assert n_blocks > 1
+    value, grad = lws.lws_objective(F, W, b, y, weights, 0.3, n_block_rows=n)(f)
+    for _ in range(2):
+        value_c, grad_c = objective(f)
+        assert value_c == pytest.approx(value, rel=1e-12)
+        np.testing.assert_allclose(grad_c, grad, rtol=1e-10, atol=1e-14)
+    assert len(calls) == n_blocks + 1  # the one-block objective's own
+
+
 @pytest.mark.parametrize("Head", [CRTHead, LWSHead])
 def test_fit_in_small_blocks_matches_one_block(rng, Head):
     F, y, _ = _problem(rng, n=300)
