@@ -11,11 +11,72 @@ from ltsk.heads._autograd import block_tensor, fit_autograd
 from ltsk.heads._base import BaseHead, LinearHead
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
-from ltsk.heads._solver import balanced_weights, encode_present
+from ltsk.heads._solver import (
+    FrozenLogits,
+    balanced_weights,
+    encode_present,
+    minimize_lbfgs,
+    softmax_loss_grad,
+)
 
 # Initial weight of every feature in the confidence gate, as in the authors'
 # DisAlignLinear (its confidence layer's weight is set to the constant 0.1).
 _GATE_INIT = 0.1
+
+
+def disalign_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=None):
+    r"""The DisAlign objective in :math:`\theta = (a, b, v, c)` and its gradient.
+
+    With the frozen joint logits :math:`z = W x + b^0` (``coef`` and
+    ``intercept`` of the classes in ``y``'s encoding) and the gate
+    :math:`g_i = \sigma(v^\top x_i + c)`, the scores
+    :math:`s_{ji} = z_{ji} + g_i (a_j z_{ji} + b_j)` enter the weighted
+    softmax cross-entropy, whose gradient :math:`G` in the scores gives
+    :math:`\partial/\partial a_j = \sum_i G_{ji} g_i z_{ji}`,
+    :math:`\partial/\partial b_j = \sum_i G_{ji} g_i` and, through
+    :math:`\partial L/\partial g_i = \sum_j G_{ji} (a_j z_{ji} + b_j)` and
+    :math:`g_i (1 - g_i)`, the gradients in :math:`v` and :math:`c`; plus the
+    penalty :math:`\frac{\alpha}{2}\lVert\theta\rVert^2`. Computed over
+    row blocks of :class:`FrozenLogits` (two (n_classes, n_block_rows)
+    buffers, in the dtype of ``F``), each block's sums accumulated in float64.
+    Returns ``fun(theta) -> (value, gradient)``.
+    """
+    blocks = FrozenLogits(F, coef, intercept, n_block_rows=n_block_rows)
+    n_classes, n_features = coef.shape
+    dtype = F.dtype
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        scale = theta[:n_classes].astype(dtype)
+        shift = theta[n_classes : 2 * n_classes].astype(dtype)
+        v = theta[2 * n_classes : 2 * n_classes + n_features].astype(dtype)
+        c = theta[-1]
+        loss = 0.5 * alpha * float(theta @ theta)
+        grad = alpha * theta
+        grad_scale = grad[:n_classes]
+        grad_shift = grad[n_classes : 2 * n_classes]
+        grad_v = grad[2 * n_classes : 2 * n_classes + n_features]
+        for rows, logits, scratch in blocks:
+            X = F[rows]
+            gate = expit(np.asarray(X @ v).ravel() + dtype.type(c))
+            # s = z + g (a z + b), in place in the scratch buffer.
+            np.multiply(logits, scale[:, None], out=scratch)
+            scratch += shift[:, None]
+            scratch *= gate
+            scratch += logits
+            block_loss, grad_scores = softmax_loss_grad(scratch, y[rows], weights[rows])
+            loss += block_loss
+            grad_shift += grad_scores @ gate
+            grad_gate = shift @ grad_scores
+            # G z: the scores' gradient is not needed any more.
+            grad_scores *= logits
+            grad_scale += grad_scores @ gate
+            grad_gate += scale @ grad_scores
+            grad_gate *= gate * (1.0 - gate)
+            grad[-1] += float(np.sum(grad_gate, dtype=np.float64))
+            grad_v += np.asarray(X.T @ grad_gate).ravel()
+        return loss, grad
+
+    return objective
 
 
 @fill_params
@@ -138,18 +199,63 @@ class DisAlignHead(BaseHead):
         self.device = device
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
-        import torch
-
         coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
-        # None, or the head's device: the loss's tensors are created there.
-        device = self._torch_device()
         present = np.flatnonzero(counts > 0)
         n_present, n_features = present.size, F.shape[1]
         # s_i = r_{y_i} w_i / sum_k r_{y_k} w_k, and r_j oc n_j^-rho: the
         # sampling weights of power q = 1 - rho.
-        weights = torch.as_tensor(
-            balanced_weights(y, counts, 1.0 - self.rho, sample_weight), device=device
-        )
+        weights = balanced_weights(y, counts, 1.0 - self.rho, sample_weight)
+        start = {
+            "scale": np.ones(n_present),
+            "shift": np.zeros(n_present),
+            "v": np.full(n_features, _GATE_INIT),
+            "c": np.zeros(1),
+        }
+        if self.device is not None:
+            params = self._fit_autograd(F, y, counts, coef, intercept, weights, start)
+        else:
+            # No (C, d) copy of coef when every class is present.
+            coef_present = coef if n_present == coef.shape[0] else coef[present]
+            objective = disalign_objective(
+                F,
+                coef_present,
+                intercept[present],
+                encode_present(y, counts),
+                weights,
+                self.alpha,
+            )
+            theta, self.n_iter_ = minimize_lbfgs(
+                objective,
+                np.concatenate(list(start.values())),
+                max_iter=self.max_iter,
+                tol=self.tol,
+                dtype=F.dtype,
+                owner=type(self).__name__,
+                n_classes=n_present,
+            )
+            # The objective's logits buffers go before the fitted arrays.
+            del objective, coef_present
+            sizes = [value.size for value in start.values()]
+            pieces = np.split(theta, np.cumsum(sizes)[:-1])
+            params = dict(zip(start, pieces, strict=True))
+        dtype = coef.dtype
+        self.coef_ = coef
+        self.intercept_ = intercept
+        self.logit_scale_ = np.zeros(counts.shape[0], dtype=dtype)
+        self.logit_scale_[present] = params["scale"]
+        self.logit_bias_ = np.zeros(counts.shape[0], dtype=dtype)
+        self.logit_bias_[present] = params["shift"]
+        self.confidence_coef_ = params["v"].astype(dtype)
+        self.confidence_intercept_ = float(params["c"][0])
+
+    def _fit_autograd(self, F, y, counts, coef, intercept, weights, start):
+        """The parameters of ``start`` fitted by torch autograd on ``device``."""
+        import torch
+
+        device = self._torch_device()
+        present = np.flatnonzero(counts > 0)
+        n_present, n_features = present.size, F.shape[1]
+        weights = torch.as_tensor(weights, device=device)
         target = torch.as_tensor(encode_present(y, counts), device=device)
         W = torch.as_tensor(np.asarray(coef[present], dtype=np.float64), device=device)
         b = torch.as_tensor(
@@ -172,12 +278,7 @@ class DisAlignHead(BaseHead):
 
         params, self.n_iter_ = fit_autograd(
             block_loss,
-            {
-                "scale": np.ones(n_present),
-                "shift": np.zeros(n_present),
-                "v": np.full(n_features, _GATE_INIT),
-                "c": np.zeros(1),
-            },
+            start,
             F.shape[0],
             row_bytes=8 * (8 * n_present + 2 * n_features),
             penalty=penalty,
@@ -187,15 +288,7 @@ class DisAlignHead(BaseHead):
             owner=type(self).__name__,
             device=device,
         )
-        dtype = coef.dtype
-        self.coef_ = coef
-        self.intercept_ = intercept
-        self.logit_scale_ = np.zeros(counts.shape[0], dtype=dtype)
-        self.logit_scale_[present] = params["scale"]
-        self.logit_bias_ = np.zeros(counts.shape[0], dtype=dtype)
-        self.logit_bias_[present] = params["shift"]
-        self.confidence_coef_ = params["v"].astype(dtype)
-        self.confidence_intercept_ = float(params["c"][0])
+        return params
 
     def _scores(self, F):
         gate = expit(F @ self.confidence_coef_ + self.confidence_intercept_)[:, None]

@@ -18,6 +18,7 @@ from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._sgd import SGD_CONSTRAINTS, check_sgd_options, fit_lws_sgd
 from ltsk.heads._solver import (
+    FrozenLogits,
     balanced_weights,
     block_logits,
     block_rows,
@@ -52,35 +53,22 @@ def lws_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=None):
             return loss, grad + alpha * f
 
         return dask_objective
-    n_samples = F.shape[0]
-    n_classes = coef.shape[0]
-    itemsize = F.dtype.itemsize
-    if n_block_rows is None:
-        n_block_rows = block_rows(2 * n_classes * itemsize, n_samples)
-    n_block_rows = min(n_block_rows, n_samples)
-    logits = np.empty((n_classes, n_block_rows), dtype=F.dtype)
-    scratch = np.empty_like(logits)
-    cached = n_block_rows == n_samples
-    if cached:
-        block_logits(F, slice(0, n_samples), coef, intercept, logits)
+    blocks = FrozenLogits(F, coef, intercept, n_block_rows=n_block_rows)
 
     def objective(f: np.ndarray) -> tuple[float, np.ndarray]:
         scale = f.astype(F.dtype)[:, None]
         loss = 0.5 * alpha * float(np.sum(f**2))
         grad = alpha * f
-        for rows in gen_batches(n_samples, n_block_rows):
-            width = rows.stop - rows.start
-            part = logits[:, :width]
-            if not cached:
-                block_logits(F, rows, coef, intercept, part)
-            buffer = scratch[:, :width]
-            np.multiply(part, scale, out=buffer)
-            block_loss, grad_scaled = softmax_loss_grad(buffer, y[rows], weights[rows])
+        for rows, logits, scratch in blocks:
+            np.multiply(logits, scale, out=scratch)
+            block_loss, grad_scaled = softmax_loss_grad(
+                scratch, y[rows], weights[rows]
+            )
             loss += block_loss
             # Summed in the dtype of F within a block (a float64 einsum of
             # float32 operands would cast both into block-sized temporaries),
             # accumulated in float64 across blocks.
-            grad += np.einsum("ji,ji->j", grad_scaled, part)
+            grad += np.einsum("ji,ji->j", grad_scaled, logits)
         return loss, grad
 
     return objective

@@ -10,7 +10,59 @@ from ltsk.heads._autograd import block_tensor, fit_autograd
 from ltsk.heads._base import LinearHead
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
-from ltsk.heads._solver import balanced_weights, encode_present
+from ltsk.heads._solver import (
+    FrozenLogits,
+    balanced_weights,
+    encode_present,
+    minimize_lbfgs,
+    softmax_loss_grad,
+)
+
+
+def _norms(coef):
+    """Euclidean norm of each row of ``coef``, in float64."""
+    return np.sqrt(np.einsum("ij,ij->i", coef, coef, dtype=np.float64))
+
+
+def marc_objective(
+    F, coef, intercept, y, weights, log_prior, alpha, *, n_block_rows=None
+):
+    r"""The MARC objective in :math:`x = (\omega, \beta)` and its gradient.
+
+    With the frozen joint logits :math:`z = W x + b` (``coef`` and
+    ``intercept`` of the classes in ``y``'s encoding), the scores
+    :math:`s_j = \omega_j z_j + \beta_j \lVert w_j\rVert + \log\pi_j`
+    (``log_prior``) enter the weighted softmax cross-entropy, whose gradient
+    :math:`G` in the scores gives
+    :math:`\partial/\partial\omega_j = \sum_i G_{ji} z_{ji}` and
+    :math:`\partial/\partial\beta_j = \lVert w_j\rVert \sum_i G_{ji}`, plus
+    the penalty :math:`\frac{\alpha}{2}(\lVert\omega - 1\rVert^2 +
+    \lVert\beta\rVert^2)`. Computed over row blocks of :class:`FrozenLogits`
+    (two (n_classes, n_block_rows) buffers, in the dtype of ``F``), each
+    block's sums accumulated in float64. Returns ``fun(x) -> (value,
+    gradient)``.
+    """
+    blocks = FrozenLogits(F, coef, intercept, n_block_rows=n_block_rows)
+    norms = _norms(coef)
+    n_classes = coef.shape[0]
+
+    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        omega, beta = x[:n_classes], x[n_classes:]
+        scale = omega.astype(F.dtype)[:, None]
+        shift = (beta * norms + log_prior).astype(F.dtype)[:, None]
+        loss = 0.5 * alpha * float(np.sum((omega - 1.0) ** 2) + np.sum(beta**2))
+        grad_omega = alpha * (omega - 1.0)
+        grad_shift = np.zeros(n_classes)
+        for rows, logits, scratch in blocks:
+            np.multiply(logits, scale, out=scratch)
+            scratch += shift
+            block_loss, grad_scores = softmax_loss_grad(scratch, y[rows], weights[rows])
+            loss += block_loss
+            grad_omega += np.einsum("ji,ji->j", grad_scores, logits)
+            grad_shift += grad_scores.sum(axis=1)
+        return loss, np.concatenate([grad_omega, norms * grad_shift + alpha * beta])
+
+    return objective
 
 
 @fill_params
@@ -130,10 +182,53 @@ class MARCHead(LinearHead):
         self.device = device
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
+        coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
+        present = np.flatnonzero(counts > 0)
+        if self.device is not None:
+            omega_present, beta_present = self._fit_autograd(
+                F, y, counts, coef, intercept, sample_weight
+            )
+        else:
+            # No (C, d) copy of coef when every class is present.
+            coef_present = coef if present.size == coef.shape[0] else coef[present]
+            objective = marc_objective(
+                F,
+                coef_present,
+                intercept[present],
+                encode_present(y, counts),
+                balanced_weights(y, counts, 1.0, sample_weight),
+                np.log(counts[present] / counts.sum()),
+                self.alpha,
+            )
+            x, self.n_iter_ = minimize_lbfgs(
+                objective,
+                np.concatenate([np.ones(present.size), np.zeros(present.size)]),
+                max_iter=self.max_iter,
+                tol=self.tol,
+                dtype=F.dtype,
+                owner=type(self).__name__,
+                n_classes=present.size,
+            )
+            # The objective's logits buffers go before coef_ is allocated.
+            del objective, coef_present
+            omega_present, beta_present = np.split(x, 2)
+        omega = np.ones(counts.shape[0])
+        omega[present] = omega_present
+        beta = np.zeros(counts.shape[0])
+        beta[present] = beta_present
+        self.omega_ = omega
+        self.beta_ = beta
+        dtype = coef.dtype
+        shift = beta * _norms(coef)
+        self._set_linear(
+            (coef * omega[:, None]).astype(dtype),
+            (intercept * omega + shift).astype(dtype),
+        )
+
+    def _fit_autograd(self, F, y, counts, coef, intercept, sample_weight):
+        """``(omega, beta)`` of the present classes by torch autograd on ``device``."""
         import torch
 
-        coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
-        # None, or the head's device: the loss's tensors are created there.
         device = self._torch_device()
         present = np.flatnonzero(counts > 0)
         weights = torch.as_tensor(
@@ -177,18 +272,4 @@ class MARCHead(LinearHead):
             owner=type(self).__name__,
             device=device,
         )
-        # The float64 copy of the weights (C x d, held by block_loss's
-        # closure) goes before coef_ is made.
-        W = None
-        omega = np.ones(counts.shape[0])
-        omega[present] = params["omega"]
-        beta = np.zeros(counts.shape[0])
-        beta[present] = params["beta"]
-        self.omega_ = omega
-        self.beta_ = beta
-        dtype = coef.dtype
-        shift = beta * np.linalg.norm(coef.astype(np.float64), axis=1)
-        self._set_linear(
-            (coef * omega[:, None]).astype(dtype),
-            (intercept * omega + shift).astype(dtype),
-        )
+        return params["omega"], params["beta"]

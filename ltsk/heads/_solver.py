@@ -349,6 +349,43 @@ def block_logits(F, rows, W, bias, out):
     return out
 
 
+class FrozenLogits:
+    """The frozen joint logits of ``F``'s rows, class-major, one row block at a time.
+
+    For the heads that learn a calibration of a fixed classifier ``(coef,
+    intercept)`` (LWS, MARC, DisAlign): iterating yields ``(rows, logits,
+    scratch)`` per row block, ``logits`` the block's
+    ``coef @ F[rows].T + intercept[:, None]`` and ``scratch`` a buffer of the
+    same shape for the block's scores (:func:`softmax_loss_grad` overwrites
+    it). Both are views of two (n_classes, n_block_rows) buffers in ``F``'s
+    dtype, allocated once, so every pass over ``F`` holds the same memory.
+    ``n_block_rows`` defaults to :func:`block_rows` of the two buffers. When
+    one block holds every row, the logits are computed once, here, and reused
+    by every pass; otherwise each pass recomputes them from ``F`` (dense, a
+    memmap, or sparse).
+    """
+
+    def __init__(self, F, coef, intercept, *, n_block_rows=None):
+        self.F, self.coef, self.intercept = F, coef, intercept
+        n_samples, n_classes = F.shape[0], coef.shape[0]
+        if n_block_rows is None:
+            n_block_rows = block_rows(2 * n_classes * F.dtype.itemsize, n_samples)
+        self.n_block_rows = min(n_block_rows, n_samples)
+        self._logits = np.empty((n_classes, self.n_block_rows), dtype=F.dtype)
+        self._scratch = np.empty_like(self._logits)
+        self.cached = self.n_block_rows == n_samples
+        if self.cached:
+            block_logits(F, slice(0, n_samples), coef, intercept, self._logits)
+
+    def __iter__(self):
+        for rows in gen_batches(self.F.shape[0], self.n_block_rows):
+            width = rows.stop - rows.start
+            logits = self._logits[:, :width]
+            if not self.cached:
+                block_logits(self.F, rows, self.coef, self.intercept, logits)
+            yield rows, logits, self._scratch[:, :width]
+
+
 def block_feature_grad(F, rows, grad_logits):
     """``F[rows].T @ grad_logits.T``, of shape (n_features, n_classes)."""
     # F.T @ G.T, not G @ F: OpenBLAS is slower on the latter's (C, n) x (n, d)
