@@ -79,6 +79,37 @@ def disalign_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=No
     return objective
 
 
+def disalign_torch_loss(F, coef, intercept, y, weights, alpha, device):
+    """:func:`disalign_objective`'s terms in torch, for :func:`fit_autograd`.
+
+    Returns ``(block_loss, penalty, row_bytes)``, the arguments of
+    :func:`~ltsk.heads._autograd.autograd_objective` for the parameters
+    ``scale``, ``shift``, ``v`` and ``c``; the tensors are float64, on
+    ``device``.
+    """
+    import torch
+
+    weights = torch.as_tensor(weights, device=device)
+    target = torch.as_tensor(y, device=device)
+    W = torch.as_tensor(np.asarray(coef, dtype=np.float64), device=device)
+    b = torch.as_tensor(np.asarray(intercept, dtype=np.float64), device=device)
+
+    def block_loss(params, rows):
+        X = block_tensor(F, rows, device)
+        gate = torch.sigmoid(X @ params["v"] + params["c"])[:, None]
+        z = X @ W.T + b
+        scores = (1.0 + gate * params["scale"]) * z + gate * params["shift"]
+        losses = torch.nn.functional.cross_entropy(
+            scores, target[rows], reduction="none"
+        )
+        return torch.dot(weights[rows], losses)
+
+    def penalty(params):
+        return 0.5 * alpha * sum(torch.sum(p * p) for p in params.values())
+
+    return block_loss, penalty, 8 * (8 * coef.shape[0] + 2 * F.shape[1])
+
+
 @fill_params
 class DisAlignHead(BaseHead):
     r"""Distribution alignment: an input-dependent per-class scale and shift.
@@ -250,43 +281,27 @@ class DisAlignHead(BaseHead):
 
     def _fit_autograd(self, F, y, counts, coef, intercept, weights, start):
         """The parameters of ``start`` fitted by torch autograd on ``device``."""
-        import torch
-
-        device = self._torch_device()
         present = np.flatnonzero(counts > 0)
-        n_present, n_features = present.size, F.shape[1]
-        weights = torch.as_tensor(weights, device=device)
-        target = torch.as_tensor(encode_present(y, counts), device=device)
-        W = torch.as_tensor(np.asarray(coef[present], dtype=np.float64), device=device)
-        b = torch.as_tensor(
-            np.asarray(intercept[present], dtype=np.float64), device=device
+        block_loss, penalty, row_bytes = disalign_torch_loss(
+            F,
+            coef[present],
+            intercept[present],
+            encode_present(y, counts),
+            weights,
+            self.alpha,
+            self._torch_device(),
         )
-        alpha = self.alpha
-
-        def block_loss(params, rows):
-            X = block_tensor(F, rows, device)
-            gate = torch.sigmoid(X @ params["v"] + params["c"])[:, None]
-            z = X @ W.T + b
-            scores = (1.0 + gate * params["scale"]) * z + gate * params["shift"]
-            losses = torch.nn.functional.cross_entropy(
-                scores, target[rows], reduction="none"
-            )
-            return torch.dot(weights[rows], losses)
-
-        def penalty(params):
-            return 0.5 * alpha * sum(torch.sum(p * p) for p in params.values())
-
         params, self.n_iter_ = fit_autograd(
             block_loss,
             start,
             F.shape[0],
-            row_bytes=8 * (8 * n_present + 2 * n_features),
+            row_bytes=row_bytes,
             penalty=penalty,
             max_iter=self.max_iter,
             tol=self.tol,
-            n_classes=n_present,
+            n_classes=present.size,
             owner=type(self).__name__,
-            device=device,
+            device=self._torch_device(),
         )
         return params
 

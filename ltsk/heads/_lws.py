@@ -61,9 +61,7 @@ def lws_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=None):
         grad = alpha * f
         for rows, logits, scratch in blocks:
             np.multiply(logits, scale, out=scratch)
-            block_loss, grad_scaled = softmax_loss_grad(
-                scratch, y[rows], weights[rows]
-            )
+            block_loss, grad_scaled = softmax_loss_grad(scratch, y[rows], weights[rows])
             loss += block_loss
             # Summed in the dtype of F within a block (a float64 einsum of
             # float32 operands would cast both into block-sized temporaries),

@@ -65,6 +65,40 @@ def marc_objective(
     return objective
 
 
+def marc_torch_loss(F, coef, intercept, y, weights, log_prior, alpha, device):
+    """:func:`marc_objective`'s terms in torch, for :func:`fit_autograd` (``device``).
+
+    Returns ``(block_loss, penalty, row_bytes)``, the arguments of
+    :func:`~ltsk.heads._autograd.autograd_objective` for the parameters
+    ``omega`` and ``beta``; the tensors are float64, on ``device``.
+    """
+    import torch
+
+    weights = torch.as_tensor(weights, device=device)
+    target = torch.as_tensor(y, device=device)
+    W = torch.as_tensor(np.asarray(coef, dtype=np.float64), device=device)
+    b = torch.as_tensor(np.asarray(intercept, dtype=np.float64), device=device)
+    norms = torch.linalg.vector_norm(W, dim=1)
+    log_prior = torch.as_tensor(log_prior, device=device)
+
+    def block_loss(params, rows):
+        # Fused products: two (rows, C) tensors, the logits and the
+        # calibrated scores shifted by the log-prior, not five.
+        z = torch.addmm(b, block_tensor(F, rows, device), W.T)
+        shift = params["beta"] * norms + log_prior
+        scores = torch.addcmul(shift, params["omega"], z)
+        losses = torch.nn.functional.cross_entropy(
+            scores, target[rows], reduction="none"
+        )
+        return torch.dot(weights[rows], losses)
+
+    def penalty(params):
+        omega, beta = params["omega"], params["beta"]
+        return 0.5 * alpha * (torch.sum((omega - 1.0) ** 2) + torch.sum(beta**2))
+
+    return block_loss, penalty, 8 * (6 * coef.shape[0] + F.shape[1])
+
+
 @fill_params
 class MARCHead(LinearHead):
     r"""Margin calibration: a learned scale and a norm-scaled margin per class.
@@ -227,49 +261,27 @@ class MARCHead(LinearHead):
 
     def _fit_autograd(self, F, y, counts, coef, intercept, sample_weight):
         """``(omega, beta)`` of the present classes by torch autograd on ``device``."""
-        import torch
-
-        device = self._torch_device()
         present = np.flatnonzero(counts > 0)
-        weights = torch.as_tensor(
-            balanced_weights(y, counts, 1.0, sample_weight), device=device
+        block_loss, penalty, row_bytes = marc_torch_loss(
+            F,
+            coef[present],
+            intercept[present],
+            encode_present(y, counts),
+            balanced_weights(y, counts, 1.0, sample_weight),
+            np.log(counts[present] / counts.sum()),
+            self.alpha,
+            self._torch_device(),
         )
-        target = torch.as_tensor(encode_present(y, counts), device=device)
-        W = torch.as_tensor(np.asarray(coef[present], dtype=np.float64), device=device)
-        b = torch.as_tensor(
-            np.asarray(intercept[present], dtype=np.float64), device=device
-        )
-        norms = torch.linalg.vector_norm(W, dim=1)
-        log_prior = torch.log(
-            torch.as_tensor(counts[present] / counts.sum(), device=device)
-        )
-        alpha = self.alpha
-
-        def block_loss(params, rows):
-            # Fused products: two (rows, C) tensors, the logits and the
-            # calibrated scores shifted by the log-prior, not five.
-            z = torch.addmm(b, block_tensor(F, rows, device), W.T)
-            shift = params["beta"] * norms + log_prior
-            scores = torch.addcmul(shift, params["omega"], z)
-            losses = torch.nn.functional.cross_entropy(
-                scores, target[rows], reduction="none"
-            )
-            return torch.dot(weights[rows], losses)
-
-        def penalty(params):
-            omega, beta = params["omega"], params["beta"]
-            return 0.5 * alpha * (torch.sum((omega - 1.0) ** 2) + torch.sum(beta**2))
-
         params, self.n_iter_ = fit_autograd(
             block_loss,
             {"omega": np.ones(present.size), "beta": np.zeros(present.size)},
             F.shape[0],
-            row_bytes=8 * (6 * present.size + F.shape[1]),
+            row_bytes=row_bytes,
             penalty=penalty,
             max_iter=self.max_iter,
             tol=self.tol,
             n_classes=present.size,
             owner=type(self).__name__,
-            device=device,
+            device=self._torch_device(),
         )
         return params["omega"], params["beta"]
