@@ -37,19 +37,21 @@ def disalign_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=No
     :math:`\partial L/\partial g_i = \sum_j G_{ji} (a_j z_{ji} + b_j)` and
     :math:`g_i (1 - g_i)`, the gradients in :math:`v` and :math:`c`; plus the
     penalty :math:`\frac{\alpha}{2}\lVert\theta\rVert^2`. Computed over
-    row blocks of :class:`FrozenLogits` (two (n_classes, n_block_rows)
-    buffers, in the dtype of ``F``), each block's sums accumulated in float64.
-    Returns ``fun(theta) -> (value, gradient)``.
+    row blocks of :class:`FrozenLogits`: the logits in the dtype of ``F``, the
+    gate, the scores and their gradient in float64 (a float32 loss would stop
+    L-BFGS at float32's resolution of the objective, visibly short of the
+    optimum), so two (n_classes, n_block_rows) buffers. Returns
+    ``fun(theta) -> (value, gradient)``.
     """
-    blocks = FrozenLogits(F, coef, intercept, n_block_rows=n_block_rows)
+    blocks = FrozenLogits(
+        F, coef, intercept, n_block_rows=n_block_rows, scratch_dtype=np.float64
+    )
     n_classes, n_features = coef.shape
-    dtype = F.dtype
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        scale = theta[:n_classes].astype(dtype)
-        shift = theta[n_classes : 2 * n_classes].astype(dtype)
-        v = theta[2 * n_classes : 2 * n_classes + n_features].astype(dtype)
-        c = theta[-1]
+        scale = theta[:n_classes]
+        shift = theta[n_classes : 2 * n_classes]
+        v = theta[2 * n_classes : 2 * n_classes + n_features]
         loss = 0.5 * alpha * float(theta @ theta)
         grad = alpha * theta
         grad_scale = grad[:n_classes]
@@ -57,7 +59,7 @@ def disalign_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=No
         grad_v = grad[2 * n_classes : 2 * n_classes + n_features]
         for rows, logits, scratch in blocks:
             X = F[rows]
-            gate = expit(np.asarray(X @ v).ravel() + dtype.type(c))
+            gate = expit(np.asarray(X @ v).ravel() + theta[-1])
             # s = z + g (a z + b), in place in the scratch buffer.
             np.multiply(logits, scale[:, None], out=scratch)
             scratch += shift[:, None]
@@ -67,12 +69,12 @@ def disalign_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=No
             loss += block_loss
             grad_shift += grad_scores @ gate
             grad_gate = shift @ grad_scores
-            # G z: the scores' gradient is not needed any more.
+            # G z, in place: G itself is not needed any more.
             grad_scores *= logits
             grad_scale += grad_scores @ gate
             grad_gate += scale @ grad_scores
             grad_gate *= gate * (1.0 - gate)
-            grad[-1] += float(np.sum(grad_gate, dtype=np.float64))
+            grad[-1] += grad_gate.sum()
             grad_v += np.asarray(X.T @ grad_gate).ravel()
         return loss, grad
 
@@ -260,7 +262,7 @@ class DisAlignHead(BaseHead):
                 np.concatenate(list(start.values())),
                 max_iter=self.max_iter,
                 tol=self.tol,
-                dtype=F.dtype,
+                dtype=np.float64,
                 owner=type(self).__name__,
                 n_classes=n_present,
             )

@@ -37,29 +37,33 @@ def marc_objective(
     :math:`\partial/\partial\omega_j = \sum_i G_{ji} z_{ji}` and
     :math:`\partial/\partial\beta_j = \lVert w_j\rVert \sum_i G_{ji}`, plus
     the penalty :math:`\frac{\alpha}{2}(\lVert\omega - 1\rVert^2 +
-    \lVert\beta\rVert^2)`. Computed over row blocks of :class:`FrozenLogits`
-    (two (n_classes, n_block_rows) buffers, in the dtype of ``F``), each
-    block's sums accumulated in float64. Returns ``fun(x) -> (value,
-    gradient)``.
+    \lVert\beta\rVert^2)`. Computed over row blocks of :class:`FrozenLogits`:
+    the logits in the dtype of ``F``, the scores and their gradient in
+    float64 (a float32 loss would stop L-BFGS at float32's resolution of
+    the objective, visibly short of the optimum), so two (n_classes,
+    n_block_rows) buffers. Returns ``fun(x) -> (value, gradient)``.
     """
-    blocks = FrozenLogits(F, coef, intercept, n_block_rows=n_block_rows)
+    blocks = FrozenLogits(
+        F, coef, intercept, n_block_rows=n_block_rows, scratch_dtype=np.float64
+    )
     norms = _norms(coef)
     n_classes = coef.shape[0]
 
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         omega, beta = x[:n_classes], x[n_classes:]
-        scale = omega.astype(F.dtype)[:, None]
-        shift = (beta * norms + log_prior).astype(F.dtype)[:, None]
+        shift = (beta * norms + log_prior)[:, None]
         loss = 0.5 * alpha * float(np.sum((omega - 1.0) ** 2) + np.sum(beta**2))
         grad_omega = alpha * (omega - 1.0)
         grad_shift = np.zeros(n_classes)
         for rows, logits, scratch in blocks:
-            np.multiply(logits, scale, out=scratch)
+            np.multiply(logits, omega[:, None], out=scratch)
             scratch += shift
             block_loss, grad_scores = softmax_loss_grad(scratch, y[rows], weights[rows])
             loss += block_loss
-            grad_omega += np.einsum("ji,ji->j", grad_scores, logits)
             grad_shift += grad_scores.sum(axis=1)
+            # G z, in place: G itself is not needed any more.
+            grad_scores *= logits
+            grad_omega += grad_scores.sum(axis=1)
         return loss, np.concatenate([grad_omega, norms * grad_shift + alpha * beta])
 
     return objective
@@ -239,7 +243,7 @@ class MARCHead(LinearHead):
                 np.concatenate([np.ones(present.size), np.zeros(present.size)]),
                 max_iter=self.max_iter,
                 tol=self.tol,
-                dtype=F.dtype,
+                dtype=np.float64,
                 owner=type(self).__name__,
                 n_classes=present.size,
             )

@@ -355,24 +355,26 @@ class FrozenLogits:
     For the heads that learn a calibration of a fixed classifier ``(coef,
     intercept)`` (LWS, MARC, DisAlign): iterating yields ``(rows, logits,
     scratch)`` per row block, ``logits`` the block's
-    ``coef @ F[rows].T + intercept[:, None]`` and ``scratch`` a buffer of the
-    same shape for the block's scores (:func:`softmax_loss_grad` overwrites
-    it). Both are views of two (n_classes, n_block_rows) buffers in ``F``'s
-    dtype, allocated once, so every pass over ``F`` holds the same memory.
-    ``n_block_rows`` defaults to :func:`block_rows` of the two buffers. When
-    one block holds every row, the logits are computed once, here, and reused
-    by every pass; otherwise each pass recomputes them from ``F`` (dense, a
-    memmap, or sparse).
+    ``coef @ F[rows].T + intercept[:, None]`` in ``F``'s dtype and ``scratch``
+    a buffer of the same shape, in ``scratch_dtype`` (default ``F``'s), for
+    the block's scores (:func:`softmax_loss_grad` overwrites it). Both are
+    views of two (n_classes, n_block_rows) buffers allocated once, so every
+    pass over ``F`` holds the same memory. ``n_block_rows`` defaults to
+    :func:`block_rows` of the two buffers. When one block holds every row, the
+    logits are computed once, here, and reused by every pass; otherwise each
+    pass recomputes them from ``F`` (dense, a memmap, or sparse).
     """
 
-    def __init__(self, F, coef, intercept, *, n_block_rows=None):
+    def __init__(self, F, coef, intercept, *, n_block_rows=None, scratch_dtype=None):
         self.F, self.coef, self.intercept = F, coef, intercept
         n_samples, n_classes = F.shape[0], coef.shape[0]
+        scratch_dtype = np.dtype(F.dtype if scratch_dtype is None else scratch_dtype)
         if n_block_rows is None:
-            n_block_rows = block_rows(2 * n_classes * F.dtype.itemsize, n_samples)
+            row_bytes = n_classes * (F.dtype.itemsize + scratch_dtype.itemsize)
+            n_block_rows = block_rows(row_bytes, n_samples)
         self.n_block_rows = min(n_block_rows, n_samples)
         self._logits = np.empty((n_classes, self.n_block_rows), dtype=F.dtype)
-        self._scratch = np.empty_like(self._logits)
+        self._scratch = np.empty_like(self._logits, dtype=scratch_dtype)
         self.cached = self.n_block_rows == n_samples
         if self.cached:
             block_logits(F, slice(0, n_samples), coef, intercept, self._logits)
