@@ -43,10 +43,16 @@ def disalign_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=No
     optimum), so two (n_classes, n_block_rows) buffers. Returns
     ``fun(theta) -> (value, gradient)``.
     """
-    blocks = FrozenLogits(
-        F, coef, intercept, n_block_rows=n_block_rows, scratch_dtype=np.float64
-    )
     n_classes, n_features = coef.shape
+    blocks = FrozenLogits(
+        F,
+        coef,
+        intercept,
+        n_block_rows=n_block_rows,
+        scratch_dtype=np.float64,
+        # The block's rows of F in float64, for the gate.
+        extra_row_bytes=8 * n_features,
+    )
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         scale = theta[:n_classes]
@@ -58,7 +64,9 @@ def disalign_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=No
         grad_shift = grad[n_classes : 2 * n_classes]
         grad_v = grad[2 * n_classes : 2 * n_classes + n_features]
         for rows, logits, scratch in blocks:
-            X = F[rows]
+            # Cast once per block (not by each product with a float64
+            # vector); a CSR block stays sparse.
+            X = F[rows].astype(np.float64, copy=False)
             gate = expit(np.asarray(X @ v).ravel() + theta[-1])
             # s = z + g (a z + b), in place in the scratch buffer.
             np.multiply(logits, scale[:, None], out=scratch)
@@ -121,8 +129,9 @@ class DisAlignHead(BaseHead):
     confidence gate :math:`\sigma(v^\top x + c)` that decides, per sample, how
     much of the adjustment to apply, trained with a class-re-weighted
     cross-entropy that aligns the predictions with a balanced distribution.
-    The scores are not linear in the features; the fit runs torch autograd
-    (imported in :meth:`fit` only) under L-BFGS.
+    The scores are not linear in the features; the fit is L-BFGS on the loss
+    and its analytic gradient, computed in numpy over row blocks (torch only
+    with ``device``, which runs the same objective through torch autograd).
 
     Parameters
     ----------
@@ -194,6 +203,15 @@ class DisAlignHead(BaseHead):
     is not convex: L-BFGS returns the local optimum reached from that start.
     When ``coef`` is not passed to :meth:`fit`, an instance-balanced
     multinomial classifier is fitted on ``F`` first.
+
+    On the host (``device=None``) the joint logits are computed block by
+    block in the dtype of ``F`` (float32 features: float32 matrix products)
+    and the scores, the loss and its gradient in float64: a float32 loss
+    would end L-BFGS at float32's resolution of the objective, short of the
+    optimum. The fit holds two (n_classes, rows per block) buffers, together
+    at most scikit-learn's ``working_memory`` capped at 16 MiB, never an
+    (n_samples, n_classes) array; ``F`` may be a memmap (read, not copied) or
+    CSR (never densified whole).
 
     References
     ----------

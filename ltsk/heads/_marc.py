@@ -111,7 +111,9 @@ class MARCHead(LinearHead):
     class a scale :math:`\omega_j` of its logit and a shift :math:`\beta_j`
     in units of its weight norm, which moves the class's decision boundary,
     with the balanced softmax loss. The scores stay linear in the features.
-    The fit runs torch autograd (imported in :meth:`fit` only) under L-BFGS.
+    The fit is L-BFGS on the loss and its analytic gradient, computed in numpy
+    over row blocks (torch only with ``device``, which runs the same
+    objective through torch autograd).
 
     Parameters
     ----------
@@ -184,6 +186,15 @@ class MARCHead(LinearHead):
     softmax (an absent class of ``classes`` scores ``-inf``). When ``coef``
     is not passed to :meth:`fit`, an instance-balanced multinomial
     classifier is fitted on ``F`` first.
+
+    On the host (``device=None``) the joint logits are computed block by
+    block in the dtype of ``F`` (float32 features: float32 matrix products)
+    and the scores, the loss and its gradient in float64: a float32 loss
+    would end L-BFGS at float32's resolution of the objective, short of the
+    optimum. The fit holds two (n_classes, rows per block) buffers, together
+    at most scikit-learn's ``working_memory`` capped at 16 MiB, never an
+    (n_samples, n_classes) array; ``F`` may be a memmap (read, not copied) or
+    CSR (never densified whole).
 
     References
     ----------

@@ -360,17 +360,28 @@ class FrozenLogits:
     the block's scores (:func:`softmax_loss_grad` overwrites it). Both are
     views of two (n_classes, n_block_rows) buffers allocated once, so every
     pass over ``F`` holds the same memory. ``n_block_rows`` defaults to
-    :func:`block_rows` of the two buffers. When one block holds every row, the
+    :func:`block_rows` of the two buffers plus ``extra_row_bytes`` per row
+    (the caller's own scratch per row of a block). When one block holds every row, the
     logits are computed once, here, and reused by every pass; otherwise each
     pass recomputes them from ``F`` (dense, a memmap, or sparse).
     """
 
-    def __init__(self, F, coef, intercept, *, n_block_rows=None, scratch_dtype=None):
+    def __init__(
+        self,
+        F,
+        coef,
+        intercept,
+        *,
+        n_block_rows=None,
+        scratch_dtype=None,
+        extra_row_bytes=0,
+    ):
         self.F, self.coef, self.intercept = F, coef, intercept
         n_samples, n_classes = F.shape[0], coef.shape[0]
         scratch_dtype = np.dtype(F.dtype if scratch_dtype is None else scratch_dtype)
         if n_block_rows is None:
             row_bytes = n_classes * (F.dtype.itemsize + scratch_dtype.itemsize)
+            row_bytes += extra_row_bytes
             n_block_rows = block_rows(row_bytes, n_samples)
         self.n_block_rows = min(n_block_rows, n_samples)
         self._logits = np.empty((n_classes, self.n_block_rows), dtype=F.dtype)

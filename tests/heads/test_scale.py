@@ -9,7 +9,7 @@ from scipy import sparse
 from sklearn import config_context
 from sklearn.exceptions import ConvergenceWarning
 
-from ltsk.heads import HEADS, CRTHead, LWSHead, NCMHead
+from ltsk.heads import HEADS, CRTHead, DisAlignHead, LWSHead, MARCHead, NCMHead
 from ltsk.heads._lws import lws_objective
 from ltsk.heads._solver import (
     _column_scales,
@@ -108,7 +108,12 @@ def test_sparse_input_is_never_densified_whole(rng):
         X + sparse.csr_array((np.ones(n), (np.arange(n), y)), shape=(n, d))
     )
     dense_bytes = n * d * 8
-    for head in (CRTHead(max_iter=3), LWSHead(max_iter=3)):
+    for head in (
+        CRTHead(max_iter=3),
+        LWSHead(max_iter=3),
+        DisAlignHead(max_iter=3),
+        MARCHead(max_iter=3),
+    ):
         tracemalloc.start()
         with pytest.warns(ConvergenceWarning), config_context(working_memory=1):
             head.fit(X, y)
@@ -117,7 +122,7 @@ def test_sparse_input_is_never_densified_whole(rng):
         assert peak < 0.25 * dense_bytes, (type(head).__name__, peak)
 
 
-@pytest.mark.parametrize("Head", [CRTHead, LWSHead, NCMHead])
+@pytest.mark.parametrize("Head", [CRTHead, LWSHead, NCMHead, DisAlignHead, MARCHead])
 def test_memmap_is_read_in_blocks_not_copied(tmp_path, rng, Head):
     n, d = 20_000, 256
     y = rng.integers(0, 3, size=n)
