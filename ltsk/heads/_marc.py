@@ -61,9 +61,8 @@ def marc_objective(
             block_loss, grad_scores = softmax_loss_grad(scratch, y[rows], weights[rows])
             loss += block_loss
             grad_shift += grad_scores.sum(axis=1)
-            # G z, in place: G itself is not needed any more.
-            grad_scores *= logits
-            grad_omega += grad_scores.sum(axis=1)
+            # One pass, no (C, rows) temporary, also for float32 logits.
+            grad_omega += np.einsum("ji,ji->j", grad_scores, logits)
         return loss, np.concatenate([grad_omega, norms * grad_shift + alpha * beta])
 
     return objective
