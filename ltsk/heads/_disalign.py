@@ -4,6 +4,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+from scipy import sparse
 from scipy.special import expit
 from sklearn.utils._param_validation import Interval
 
@@ -40,19 +41,24 @@ def disalign_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=No
     row blocks of :class:`FrozenLogits`: the logits in the dtype of ``F``, the
     gate, the scores and their gradient in float64 (a float32 loss would stop
     L-BFGS at float32's resolution of the objective, visibly short of the
-    optimum), so two (n_classes, n_block_rows) buffers. Returns
-    ``fun(theta) -> (value, gradient)``.
+    optimum), so two (n_classes, n_block_rows) buffers, and for a dense
+    float32 ``F`` one (n_block_rows, n_features) float64 copy of a block's
+    rows, all within the block budget. Returns ``fun(theta) -> (value,
+    gradient)``.
     """
     n_classes, n_features = coef.shape
+    # The gate takes a block's rows in float64: a dense float32 block is
+    # copied into one buffer, reused (not cast anew by every product).
+    cast = not sparse.issparse(F) and F.dtype != np.float64
     blocks = FrozenLogits(
         F,
         coef,
         intercept,
         n_block_rows=n_block_rows,
         scratch_dtype=np.float64,
-        # The block's rows of F in float64, for the gate.
-        extra_row_bytes=8 * n_features,
+        extra_row_bytes=8 * n_features if cast else 0,
     )
+    rows64 = np.empty((blocks.n_block_rows, n_features)) if cast else None
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         scale = theta[:n_classes]
@@ -64,9 +70,11 @@ def disalign_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=No
         grad_shift = grad[n_classes : 2 * n_classes]
         grad_v = grad[2 * n_classes : 2 * n_classes + n_features]
         for rows, logits, scratch in blocks:
-            # Cast once per block (not by each product with a float64
-            # vector); a CSR block stays sparse.
-            X = F[rows].astype(np.float64, copy=False)
+            if cast:
+                X = rows64[: rows.stop - rows.start]
+                np.copyto(X, F[rows])
+            else:
+                X = F[rows].astype(np.float64, copy=False)
             gate = expit(np.asarray(X @ v).ravel() + theta[-1])
             # s = z + g (a z + b), in place in the scratch buffer.
             np.multiply(logits, scale[:, None], out=scratch)
