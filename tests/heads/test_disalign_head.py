@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy import sparse
 from scipy.optimize import approx_fprime, minimize
-from scipy.special import expit, log_softmax
+from scipy.special import expit, log_softmax, softmax
+from sklearn import config_context
 
 from ltsk.heads import DisAlignHead
 from ltsk.heads._autograd import autograd_objective
@@ -213,3 +214,19 @@ def test_float32_fit_is_the_float64_fit(rng, tail_heavy):
     np.testing.assert_allclose(
         head32.predict_proba(F32), head64.predict_proba(F), atol=1e-4
     )
+
+
+def test_scores_in_row_blocks_are_the_plain_scores(rng, tail_heavy):
+    F, y = tail_heavy(rng)
+    head = DisAlignHead().fit(F, y)
+    gate = expit(F @ head.confidence_coef_ + head.confidence_intercept_)[:, None]
+    z = F @ head.coef_.T + head.intercept_
+    expected = (1 + gate * head.logit_scale_) * z + gate * head.logit_bias_
+    # 1 KiB of working memory: blocks of 21 rows for 3 classes.
+    with config_context(working_memory=2**-10):
+        scores = head.decision_function(F)
+        proba = head.predict_proba(F)
+        predicted = head.predict(F)
+    np.testing.assert_allclose(scores, expected, rtol=1e-12)
+    np.testing.assert_allclose(proba, softmax(expected, axis=1), rtol=1e-10)
+    np.testing.assert_array_equal(predicted, np.argmax(expected, axis=1))
