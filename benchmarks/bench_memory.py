@@ -10,7 +10,8 @@ many-class one of issue #14 is ``--rows 120000 --features 128 --classes 8142``,
 where a (classes x rows) score matrix would take about 4 GB. With many classes
 the solver's parameter vectors are no longer small next to the matrix, so the
 table also gives ``params``: the bytes of one float64 parameter vector of the
-head's solver (C x (d + 1) for cRT, C for LWS) times the 2 x 10 + 4 vectors
+head's solver (C x (d + 1) for cRT, C for LWS, 2 C for MARC,
+2 C + d + 1 for DisAlign) times the 2 x 10 + 4 vectors
 that scipy's L-BFGS-B keeps, and the target becomes 1.5x the matrix plus that.
 ``--working-memory`` sets scikit-learn's ``working_memory`` (MiB) in the
 children. To measure another version of ltsk (say, before a change), run the
@@ -40,10 +41,6 @@ How memory is measured, and why two numbers:
   tracemalloc, and the heads run on numpy only, so this isolates the arrays
   the code allocates (copies, logits buffers) from the mapped pages; it misses
   BLAS scratch space, which is small next to these.
-
-DisAlign and MARC run their objective in torch, whose allocations
-:mod:`tracemalloc` does not see: for them only ``rss`` counts (torch is
-imported, and one tiny autograd step run, before the baseline is taken).
 
 cRT, LWS, DisAlign and MARC run only a few solver iterations
 (``--max-iter``): their buffers are all allocated in the first iteration, so
@@ -151,19 +148,6 @@ def child(directory, name, max_iter, mode, working_memory):
     coef = np.load(os.path.join(directory, "coef.npy"))
     intercept = np.load(os.path.join(directory, "intercept.npy"))
     head = _make_head(name, max_iter)
-    if name in ("disalign", "marc"):
-        # Their fit imports torch: its libraries are not the fit's memory.
-        # One tiny autograd step loads the code pages the fit's first one
-        # would (about 10 MiB of file-backed RSS).
-        import torch
-
-        warm = torch.zeros(3, dtype=torch.float64, requires_grad=True)
-        loss = torch.nn.functional.cross_entropy(
-            warm[None, :] @ torch.ones(3, 3, dtype=torch.float64),
-            torch.tensor([0]),
-            reduction="none",
-        )
-        torch.dot(torch.ones(1, dtype=torch.float64), loss).backward()
     before = _memory_status()
     if mode == "heap":
         tracemalloc.start()
@@ -249,9 +233,12 @@ def main(argv=None):
                     directory, name, args.max_iter, "heap", args.working_memory
                 )
             )
-            n_params = {"crt": args.classes * (args.features + 1)}.get(
-                name, args.classes if name == "lws" else 0
-            )
+            n_params = {
+                "crt": args.classes * (args.features + 1),
+                "lws": args.classes,
+                "marc": 2 * args.classes,
+                "disalign": 2 * args.classes + args.features + 1,
+            }.get(name, 0)
             params = n_params * 8 * LBFGS_VECTORS
             ratio = rss["VmHWM"] / matrix
             verdict = "ok" if rss["VmHWM"] <= TARGET * matrix + params else "EXCEEDS"

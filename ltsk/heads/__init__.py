@@ -6,9 +6,9 @@
 - :class:`LWSHead` - learnable per-class scales on the joint weights.
 - :class:`LogitAdjustedHead` - post-hoc logit adjustment by the class priors.
 - :class:`DisAlignHead` - a learned per-class scale and shift, applied
-  through a learned confidence gate (torch autograd in ``fit``).
+  through a learned confidence gate.
 - :class:`MARCHead` - a learned per-class scale and norm-scaled margin on
-  the joint logits (torch autograd in ``fit``).
+  the joint logits.
 - :func:`tau_path` - score a tau-norm or logit-adjusted head for a grid of tau
   with one matrix product.
 - :data:`HEADS` - the registry: shorthand name -> head class. It drives

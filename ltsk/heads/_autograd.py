@@ -78,8 +78,9 @@ def host_block_rows(block, device):
     On the CPU, glibc raises its mmap threshold to the size of the block
     tensors torch frees, so the next blocks' tensors come from its heap,
     which holds on to them: measured with ``benchmarks/bench_memory.py``,
-    DisAlign and MARC held two to three times their block budget (and the
-    budget itself with ``MALLOC_MMAP_THRESHOLD_`` fixed). Host blocks are
+    DisAlign and MARC (when their fit without ``device`` ran here) held two
+    to three times their block budget (and the budget itself with
+    ``MALLOC_MMAP_THRESHOLD_`` fixed). CPU blocks (``device`` "cpu" or None) are
     therefore a third the rows, but not below ``_MIN_HOST_ROWS`` (nor above
     ``block``): with thousands of classes, blocks of a few rows cost more in
     per-block overhead than they save. A GPU's blocks keep their size.

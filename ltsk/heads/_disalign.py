@@ -4,6 +4,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+from scipy import sparse
 from scipy.special import expit
 from sklearn.utils._param_validation import Interval
 
@@ -11,11 +12,120 @@ from ltsk.heads._autograd import block_tensor, fit_autograd
 from ltsk.heads._base import BaseHead, LinearHead
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
-from ltsk.heads._solver import balanced_weights, encode_present
+from ltsk.heads._solver import (
+    FrozenLogits,
+    balanced_weights,
+    encode_present,
+    minimize_lbfgs,
+    softmax_loss_grad,
+)
 
 # Initial weight of every feature in the confidence gate, as in the authors'
 # DisAlignLinear (its confidence layer's weight is set to the constant 0.1).
 _GATE_INIT = 0.1
+
+
+def disalign_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=None):
+    r"""The DisAlign objective in :math:`\theta = (a, b, v, c)` and its gradient.
+
+    With the frozen joint logits :math:`z = W x + b^0` (``coef`` and
+    ``intercept`` of the classes in ``y``'s encoding) and the gate
+    :math:`g_i = \sigma(v^\top x_i + c)`, the scores
+    :math:`s_{ji} = z_{ji} + g_i (a_j z_{ji} + b_j)` enter the weighted
+    softmax cross-entropy, whose gradient :math:`G` in the scores gives
+    :math:`\partial/\partial a_j = \sum_i G_{ji} g_i z_{ji}`,
+    :math:`\partial/\partial b_j = \sum_i G_{ji} g_i` and, through
+    :math:`\partial L/\partial g_i = \sum_j G_{ji} (a_j z_{ji} + b_j)` and
+    :math:`g_i (1 - g_i)`, the gradients in :math:`v` and :math:`c`; plus the
+    penalty :math:`\frac{\alpha}{2}\lVert\theta\rVert^2`. Computed over
+    row blocks of :class:`FrozenLogits`: the logits in the dtype of ``F``, the
+    gate, the scores and their gradient in float64 (a float32 loss would stop
+    L-BFGS at float32's resolution of the objective, visibly short of the
+    optimum), so two (n_classes, n_block_rows) buffers, and for a dense
+    float32 ``F`` one (n_block_rows, n_features) float64 copy of a block's
+    rows, all within the block budget. Returns ``fun(theta) -> (value,
+    gradient)``.
+    """
+    n_classes, n_features = coef.shape
+    # The gate takes a block's rows in float64: a dense float32 block is
+    # copied into one buffer, reused (not cast anew by every product).
+    cast = not sparse.issparse(F) and F.dtype != np.float64
+    blocks = FrozenLogits(
+        F,
+        coef,
+        intercept,
+        n_block_rows=n_block_rows,
+        scratch_dtype=np.float64,
+        extra_row_bytes=8 * n_features if cast else 0,
+    )
+    rows64 = np.empty((blocks.n_block_rows, n_features)) if cast else None
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        scale = theta[:n_classes]
+        shift = theta[n_classes : 2 * n_classes]
+        v = theta[2 * n_classes : 2 * n_classes + n_features]
+        loss = 0.5 * alpha * float(theta @ theta)
+        grad = alpha * theta
+        grad_scale = grad[:n_classes]
+        grad_shift = grad[n_classes : 2 * n_classes]
+        grad_v = grad[2 * n_classes : 2 * n_classes + n_features]
+        for rows, logits, scratch in blocks:
+            if cast:
+                X = rows64[: rows.stop - rows.start]
+                np.copyto(X, F[rows])
+            else:
+                X = F[rows].astype(np.float64, copy=False)
+            gate = expit(np.asarray(X @ v).ravel() + theta[-1])
+            # s = z + g (a z + b), in place in the scratch buffer.
+            np.multiply(logits, scale[:, None], out=scratch)
+            scratch += shift[:, None]
+            scratch *= gate
+            scratch += logits
+            block_loss, grad_scores = softmax_loss_grad(scratch, y[rows], weights[rows])
+            loss += block_loss
+            grad_shift += grad_scores @ gate
+            grad_gate = shift @ grad_scores
+            # G z, in place: G itself is not needed any more.
+            grad_scores *= logits
+            grad_scale += grad_scores @ gate
+            grad_gate += scale @ grad_scores
+            grad_gate *= gate * (1.0 - gate)
+            grad[-1] += grad_gate.sum()
+            grad_v += np.asarray(X.T @ grad_gate).ravel()
+        return loss, grad
+
+    return objective
+
+
+def disalign_torch_loss(F, coef, intercept, y, weights, alpha, device):
+    """:func:`disalign_objective`'s terms in torch, for :func:`fit_autograd`.
+
+    Returns ``(block_loss, penalty, row_bytes)``, the arguments of
+    :func:`~ltsk.heads._autograd.autograd_objective` for the parameters
+    ``scale``, ``shift``, ``v`` and ``c``; the tensors are float64, on
+    ``device``.
+    """
+    import torch
+
+    weights = torch.as_tensor(weights, device=device)
+    target = torch.as_tensor(y, device=device)
+    W = torch.as_tensor(np.asarray(coef, dtype=np.float64), device=device)
+    b = torch.as_tensor(np.asarray(intercept, dtype=np.float64), device=device)
+
+    def block_loss(params, rows):
+        X = block_tensor(F, rows, device)
+        gate = torch.sigmoid(X @ params["v"] + params["c"])[:, None]
+        z = X @ W.T + b
+        scores = (1.0 + gate * params["scale"]) * z + gate * params["shift"]
+        losses = torch.nn.functional.cross_entropy(
+            scores, target[rows], reduction="none"
+        )
+        return torch.dot(weights[rows], losses)
+
+    def penalty(params):
+        return 0.5 * alpha * sum(torch.sum(p * p) for p in params.values())
+
+    return block_loss, penalty, 8 * (8 * coef.shape[0] + 2 * F.shape[1])
 
 
 @fill_params
@@ -27,8 +137,9 @@ class DisAlignHead(BaseHead):
     confidence gate :math:`\sigma(v^\top x + c)` that decides, per sample, how
     much of the adjustment to apply, trained with a class-re-weighted
     cross-entropy that aligns the predictions with a balanced distribution.
-    The scores are not linear in the features; the fit runs torch autograd
-    (imported in :meth:`fit` only) under L-BFGS.
+    The scores are not linear in the features; the fit is L-BFGS on the loss
+    and its analytic gradient, computed in numpy over row blocks (torch only
+    with ``device``, which runs the same objective through torch autograd).
 
     Parameters
     ----------
@@ -101,6 +212,15 @@ class DisAlignHead(BaseHead):
     When ``coef`` is not passed to :meth:`fit`, an instance-balanced
     multinomial classifier is fitted on ``F`` first.
 
+    On the host (``device=None``) the joint logits are computed block by
+    block in the dtype of ``F`` (float32 features: float32 matrix products)
+    and the scores, the loss and its gradient in float64: a float32 loss
+    would end L-BFGS at float32's resolution of the objective, short of the
+    optimum. The fit holds two (n_classes, rows per block) buffers, together
+    at most scikit-learn's ``working_memory`` capped at 16 MiB, never an
+    (n_samples, n_classes) array; ``F`` may be a memmap (read, not copied) or
+    CSR (never densified whole).
+
     References
     ----------
     .. [1] S. Zhang, Z. Li, S. Yan, X. He and J. Sun, "Distribution Alignment:
@@ -138,55 +258,45 @@ class DisAlignHead(BaseHead):
         self.device = device
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
-        import torch
-
         coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
-        # None, or the head's device: the loss's tensors are created there.
-        device = self._torch_device()
         present = np.flatnonzero(counts > 0)
         n_present, n_features = present.size, F.shape[1]
         # s_i = r_{y_i} w_i / sum_k r_{y_k} w_k, and r_j oc n_j^-rho: the
         # sampling weights of power q = 1 - rho.
-        weights = torch.as_tensor(
-            balanced_weights(y, counts, 1.0 - self.rho, sample_weight), device=device
-        )
-        target = torch.as_tensor(encode_present(y, counts), device=device)
-        W = torch.as_tensor(np.asarray(coef[present], dtype=np.float64), device=device)
-        b = torch.as_tensor(
-            np.asarray(intercept[present], dtype=np.float64), device=device
-        )
-        alpha = self.alpha
-
-        def block_loss(params, rows):
-            X = block_tensor(F, rows, device)
-            gate = torch.sigmoid(X @ params["v"] + params["c"])[:, None]
-            z = X @ W.T + b
-            scores = (1.0 + gate * params["scale"]) * z + gate * params["shift"]
-            losses = torch.nn.functional.cross_entropy(
-                scores, target[rows], reduction="none"
+        weights = balanced_weights(y, counts, 1.0 - self.rho, sample_weight)
+        start = {
+            "scale": np.ones(n_present),
+            "shift": np.zeros(n_present),
+            "v": np.full(n_features, _GATE_INIT),
+            "c": np.zeros(1),
+        }
+        if self.device is not None:
+            params = self._fit_autograd(F, y, counts, coef, intercept, weights, start)
+        else:
+            # No (C, d) copy of coef when every class is present.
+            coef_present = coef if n_present == coef.shape[0] else coef[present]
+            objective = disalign_objective(
+                F,
+                coef_present,
+                intercept[present],
+                encode_present(y, counts),
+                weights,
+                self.alpha,
             )
-            return torch.dot(weights[rows], losses)
-
-        def penalty(params):
-            return 0.5 * alpha * sum(torch.sum(p * p) for p in params.values())
-
-        params, self.n_iter_ = fit_autograd(
-            block_loss,
-            {
-                "scale": np.ones(n_present),
-                "shift": np.zeros(n_present),
-                "v": np.full(n_features, _GATE_INIT),
-                "c": np.zeros(1),
-            },
-            F.shape[0],
-            row_bytes=8 * (8 * n_present + 2 * n_features),
-            penalty=penalty,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            n_classes=n_present,
-            owner=type(self).__name__,
-            device=device,
-        )
+            theta, self.n_iter_ = minimize_lbfgs(
+                objective,
+                np.concatenate(list(start.values())),
+                max_iter=self.max_iter,
+                tol=self.tol,
+                dtype=np.float64,
+                owner=type(self).__name__,
+                n_classes=n_present,
+            )
+            # The objective's logits buffers go before the fitted arrays.
+            del objective, coef_present
+            sizes = [value.size for value in start.values()]
+            pieces = np.split(theta, np.cumsum(sizes)[:-1])
+            params = dict(zip(start, pieces, strict=True))
         dtype = coef.dtype
         self.coef_ = coef
         self.intercept_ = intercept
@@ -196,6 +306,32 @@ class DisAlignHead(BaseHead):
         self.logit_bias_[present] = params["shift"]
         self.confidence_coef_ = params["v"].astype(dtype)
         self.confidence_intercept_ = float(params["c"][0])
+
+    def _fit_autograd(self, F, y, counts, coef, intercept, weights, start):
+        """The parameters of ``start`` fitted by torch autograd on ``device``."""
+        present = np.flatnonzero(counts > 0)
+        block_loss, penalty, row_bytes = disalign_torch_loss(
+            F,
+            coef[present],
+            intercept[present],
+            encode_present(y, counts),
+            weights,
+            self.alpha,
+            self._torch_device(),
+        )
+        params, self.n_iter_ = fit_autograd(
+            block_loss,
+            start,
+            F.shape[0],
+            row_bytes=row_bytes,
+            penalty=penalty,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            n_classes=present.size,
+            owner=type(self).__name__,
+            device=self._torch_device(),
+        )
+        return params
 
     def _scores(self, F):
         gate = expit(F @ self.confidence_coef_ + self.confidence_intercept_)[:, None]

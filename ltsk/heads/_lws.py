@@ -6,9 +6,7 @@ from typing import ClassVar
 import numpy as np
 from scipy import sparse
 from scipy.optimize import minimize_scalar
-from sklearn import get_config
 from sklearn.utils import check_random_state, gen_batches
-from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ltsk.heads._base import LinearHead
@@ -22,6 +20,7 @@ from ltsk.heads._device import DEVICE_CONSTRAINT, is_tensor
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._sgd import SGD_CONSTRAINTS, check_sgd_options, fit_lws_sgd
 from ltsk.heads._solver import (
+    FrozenLogits,
     balanced_weights,
     block_logits,
     block_rows,
@@ -29,31 +28,6 @@ from ltsk.heads._solver import (
     minimize_lbfgs,
     softmax_loss_grad,
 )
-
-# The scratch of an evaluation over cached logits: a column block of them
-# that stays in the processor's cache (larger blocks are no faster).
-CACHED_SCRATCH_MIB = 1
-
-
-def caches_logits(F, n_classes):
-    """Whether LWS keeps the joint logits of all rows between evaluations.
-
-    Recomputing them costs a pass over ``F`` and an :math:`O(n d C)` product
-    per evaluation. They are kept when, with the scratch block, they take at
-    most half the bytes of ``F`` (for a dense ``F``: fewer classes than half
-    the features, as at ImageNet-LT's 1000 classes and 2048 features) and
-    fit scikit-learn's ``working_memory``: the fit's extra memory then stays
-    below half the features, and grows with :math:`n d`, not :math:`n C`.
-    """
-    n_samples = F.shape[0]
-    itemsize = np.dtype(F.dtype).itemsize
-    if sparse.issparse(F):
-        feature_bytes = F.data.nbytes + F.indices.nbytes + F.indptr.nbytes
-    else:
-        feature_bytes = n_samples * F.shape[1] * itemsize
-    cache_bytes = n_classes * n_samples * itemsize + CACHED_SCRATCH_MIB * 2**20
-    budget = get_config()["working_memory"] * 2**20
-    return cache_bytes <= min(feature_bytes / 2, budget)
 
 
 def lws_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=None):
@@ -64,13 +38,14 @@ def lws_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=None):
     Loss and gradient are accumulated over row blocks of ``n_block_rows`` rows
     (by default sized by scikit-learn's ``working_memory``, see
     :func:`~ltsk.heads._solver.block_rows`), class-major, the layout
-    :func:`softmax_loss_grad` is fast on. The logits are computed once and
-    reused by every evaluation when one block holds every row or, with the
-    default ``n_block_rows``, when :func:`caches_logits` says so (the
-    evaluation's scratch is then a ``CACHED_SCRATCH_MIB`` column block);
-    otherwise each evaluation recomputes a block's logits from ``F`` (dense,
-    a memmap, or sparse), so the fit holds two (n_classes, n_block_rows)
-    buffers and never an (n_classes, n_samples) array. Returns
+    :func:`softmax_loss_grad` is fast on, by
+    :class:`~ltsk.heads._solver.FrozenLogits`: computed once and reused by
+    every evaluation when one block holds every row or, with the default
+    ``n_block_rows``, when they are small next to ``F``
+    (:func:`~ltsk.heads._solver.caches_logits`); otherwise each evaluation
+    recomputes a block's logits from ``F`` (dense, a memmap, or sparse), so
+    the fit holds two (n_classes, n_block_rows) buffers and never an
+    (n_classes, n_samples) array. Returns
     ``fun(f) -> (value, gradient)``. On a dask ``F``, each evaluation sums
     the unpenalised objective of the row chunks on the cluster.
     """
@@ -83,49 +58,20 @@ def lws_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=None):
             return loss, grad + alpha * f
 
         return dask_objective
-    n_samples = F.shape[0]
-    n_classes = coef.shape[0]
-    itemsize = F.dtype.itemsize
-    if n_block_rows is None:
-        n_block_rows = block_rows(2 * n_classes * itemsize, n_samples)
-        cached = n_block_rows >= n_samples or caches_logits(F, n_classes)
-    else:
-        cached = n_block_rows >= n_samples
-    n_block_rows = min(n_block_rows, n_samples)
-    if not cached:
-        step = n_block_rows
-        logits = np.empty((n_classes, n_block_rows), dtype=F.dtype)
-    else:
-        step = n_samples
-        logits = np.empty((n_classes, n_samples), dtype=F.dtype)
-        for rows in gen_batches(n_samples, n_block_rows):
-            block_logits(F, rows, coef, intercept, logits[:, rows])
-        if n_block_rows < n_samples:
-            step = get_chunk_n_rows(
-                n_classes * itemsize,
-                max_n_rows=n_samples,
-                working_memory=CACHED_SCRATCH_MIB,
-            )
-    scratch = np.empty((n_classes, step), dtype=F.dtype)
+    blocks = FrozenLogits(F, coef, intercept, n_block_rows=n_block_rows)
 
     def objective(f: np.ndarray) -> tuple[float, np.ndarray]:
         scale = f.astype(F.dtype)[:, None]
         loss = 0.5 * alpha * float(np.sum(f**2))
         grad = alpha * f
-        for rows in gen_batches(n_samples, step):
-            width = rows.stop - rows.start
-            if cached:
-                part = logits[:, rows]
-            else:
-                part = block_logits(F, rows, coef, intercept, logits[:, :width])
-            buffer = scratch[:, :width]
-            np.multiply(part, scale, out=buffer)
-            block_loss, grad_scaled = softmax_loss_grad(buffer, y[rows], weights[rows])
+        for rows, logits, scratch in blocks:
+            np.multiply(logits, scale, out=scratch)
+            block_loss, grad_scaled = softmax_loss_grad(scratch, y[rows], weights[rows])
             loss += block_loss
             # Summed in the dtype of F within a block (a float64 einsum of
             # float32 operands would cast both into block-sized temporaries),
             # accumulated in float64 across blocks.
-            grad += np.einsum("ji,ji->j", grad_scaled, part)
+            grad += np.einsum("ji,ji->j", grad_scaled, logits)
         return loss, grad
 
     return objective

@@ -10,7 +10,96 @@ from ltsk.heads._autograd import block_tensor, fit_autograd
 from ltsk.heads._base import LinearHead
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
-from ltsk.heads._solver import balanced_weights, encode_present
+from ltsk.heads._solver import (
+    FrozenLogits,
+    balanced_weights,
+    encode_present,
+    minimize_lbfgs,
+    softmax_loss_grad,
+)
+
+
+def _norms(coef):
+    """Euclidean norm of each row of ``coef``, in float64."""
+    return np.sqrt(np.einsum("ij,ij->i", coef, coef, dtype=np.float64))
+
+
+def marc_objective(
+    F, coef, intercept, y, weights, log_prior, alpha, *, n_block_rows=None
+):
+    r"""The MARC objective in :math:`x = (\omega, \beta)` and its gradient.
+
+    With the frozen joint logits :math:`z = W x + b` (``coef`` and
+    ``intercept`` of the classes in ``y``'s encoding), the scores
+    :math:`s_j = \omega_j z_j + \beta_j \lVert w_j\rVert + \log\pi_j`
+    (``log_prior``) enter the weighted softmax cross-entropy, whose gradient
+    :math:`G` in the scores gives
+    :math:`\partial/\partial\omega_j = \sum_i G_{ji} z_{ji}` and
+    :math:`\partial/\partial\beta_j = \lVert w_j\rVert \sum_i G_{ji}`, plus
+    the penalty :math:`\frac{\alpha}{2}(\lVert\omega - 1\rVert^2 +
+    \lVert\beta\rVert^2)`. Computed over row blocks of :class:`FrozenLogits`:
+    the logits in the dtype of ``F``, the scores and their gradient in
+    float64 (a float32 loss would stop L-BFGS at float32's resolution of
+    the objective, visibly short of the optimum), so two (n_classes,
+    n_block_rows) buffers. Returns ``fun(x) -> (value, gradient)``.
+    """
+    blocks = FrozenLogits(
+        F, coef, intercept, n_block_rows=n_block_rows, scratch_dtype=np.float64
+    )
+    norms = _norms(coef)
+    n_classes = coef.shape[0]
+
+    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        omega, beta = x[:n_classes], x[n_classes:]
+        shift = (beta * norms + log_prior)[:, None]
+        loss = 0.5 * alpha * float(np.sum((omega - 1.0) ** 2) + np.sum(beta**2))
+        grad_omega = alpha * (omega - 1.0)
+        grad_shift = np.zeros(n_classes)
+        for rows, logits, scratch in blocks:
+            np.multiply(logits, omega[:, None], out=scratch)
+            scratch += shift
+            block_loss, grad_scores = softmax_loss_grad(scratch, y[rows], weights[rows])
+            loss += block_loss
+            grad_shift += grad_scores.sum(axis=1)
+            # One pass, no (C, rows) temporary, also for float32 logits.
+            grad_omega += np.einsum("ji,ji->j", grad_scores, logits)
+        return loss, np.concatenate([grad_omega, norms * grad_shift + alpha * beta])
+
+    return objective
+
+
+def marc_torch_loss(F, coef, intercept, y, weights, log_prior, alpha, device):
+    """:func:`marc_objective`'s terms in torch, for :func:`fit_autograd` (``device``).
+
+    Returns ``(block_loss, penalty, row_bytes)``, the arguments of
+    :func:`~ltsk.heads._autograd.autograd_objective` for the parameters
+    ``omega`` and ``beta``; the tensors are float64, on ``device``.
+    """
+    import torch
+
+    weights = torch.as_tensor(weights, device=device)
+    target = torch.as_tensor(y, device=device)
+    W = torch.as_tensor(np.asarray(coef, dtype=np.float64), device=device)
+    b = torch.as_tensor(np.asarray(intercept, dtype=np.float64), device=device)
+    norms = torch.linalg.vector_norm(W, dim=1)
+    log_prior = torch.as_tensor(log_prior, device=device)
+
+    def block_loss(params, rows):
+        # Fused products: two (rows, C) tensors, the logits and the
+        # calibrated scores shifted by the log-prior, not five.
+        z = torch.addmm(b, block_tensor(F, rows, device), W.T)
+        shift = params["beta"] * norms + log_prior
+        scores = torch.addcmul(shift, params["omega"], z)
+        losses = torch.nn.functional.cross_entropy(
+            scores, target[rows], reduction="none"
+        )
+        return torch.dot(weights[rows], losses)
+
+    def penalty(params):
+        omega, beta = params["omega"], params["beta"]
+        return 0.5 * alpha * (torch.sum((omega - 1.0) ** 2) + torch.sum(beta**2))
+
+    return block_loss, penalty, 8 * (6 * coef.shape[0] + F.shape[1])
 
 
 @fill_params
@@ -21,7 +110,9 @@ class MARCHead(LinearHead):
     class a scale :math:`\omega_j` of its logit and a shift :math:`\beta_j`
     in units of its weight norm, which moves the class's decision boundary,
     with the balanced softmax loss. The scores stay linear in the features.
-    The fit runs torch autograd (imported in :meth:`fit` only) under L-BFGS.
+    The fit is L-BFGS on the loss and its analytic gradient, computed in numpy
+    over row blocks (torch only with ``device``, which runs the same
+    objective through torch autograd).
 
     Parameters
     ----------
@@ -95,6 +186,15 @@ class MARCHead(LinearHead):
     is not passed to :meth:`fit`, an instance-balanced multinomial
     classifier is fitted on ``F`` first.
 
+    On the host (``device=None``) the joint logits are computed block by
+    block in the dtype of ``F`` (float32 features: float32 matrix products)
+    and the scores, the loss and its gradient in float64: a float32 loss
+    would end L-BFGS at float32's resolution of the objective, short of the
+    optimum. The fit holds two (n_classes, rows per block) buffers, together
+    at most scikit-learn's ``working_memory`` capped at 16 MiB, never an
+    (n_samples, n_classes) array; ``F`` may be a memmap (read, not copied) or
+    CSR (never densified whole).
+
     References
     ----------
     .. [1] Y. Wang, B. Zhang, W. Hou, Z. Wu, J. Wang and T. Shinozaki, "Margin
@@ -130,65 +230,72 @@ class MARCHead(LinearHead):
         self.device = device
 
     def _fit(self, F, y, counts, coef, intercept, sample_weight):
-        import torch
-
         coef, intercept, _ = self._joint(F, y, counts, coef, intercept, sample_weight)
-        # None, or the head's device: the loss's tensors are created there.
-        device = self._torch_device()
         present = np.flatnonzero(counts > 0)
-        weights = torch.as_tensor(
-            balanced_weights(y, counts, 1.0, sample_weight), device=device
-        )
-        target = torch.as_tensor(encode_present(y, counts), device=device)
-        W = torch.as_tensor(np.asarray(coef[present], dtype=np.float64), device=device)
-        b = torch.as_tensor(
-            np.asarray(intercept[present], dtype=np.float64), device=device
-        )
-        norms = torch.linalg.vector_norm(W, dim=1)
-        log_prior = torch.log(
-            torch.as_tensor(counts[present] / counts.sum(), device=device)
-        )
-        alpha = self.alpha
-
-        def block_loss(params, rows):
-            # Fused products: two (rows, C) tensors, the logits and the
-            # calibrated scores shifted by the log-prior, not five.
-            z = torch.addmm(b, block_tensor(F, rows, device), W.T)
-            shift = params["beta"] * norms + log_prior
-            scores = torch.addcmul(shift, params["omega"], z)
-            losses = torch.nn.functional.cross_entropy(
-                scores, target[rows], reduction="none"
+        if self.device is not None:
+            omega_present, beta_present = self._fit_autograd(
+                F, y, counts, coef, intercept, sample_weight
             )
-            return torch.dot(weights[rows], losses)
+        else:
+            # No (C, d) copy of coef when every class is present.
+            coef_present = coef if present.size == coef.shape[0] else coef[present]
+            objective = marc_objective(
+                F,
+                coef_present,
+                intercept[present],
+                encode_present(y, counts),
+                balanced_weights(y, counts, 1.0, sample_weight),
+                np.log(counts[present] / counts.sum()),
+                self.alpha,
+            )
+            x, self.n_iter_ = minimize_lbfgs(
+                objective,
+                np.concatenate([np.ones(present.size), np.zeros(present.size)]),
+                max_iter=self.max_iter,
+                tol=self.tol,
+                dtype=np.float64,
+                owner=type(self).__name__,
+                n_classes=present.size,
+            )
+            # The objective's logits buffers go before coef_ is allocated.
+            del objective, coef_present
+            omega_present, beta_present = np.split(x, 2)
+        omega = np.ones(counts.shape[0])
+        omega[present] = omega_present
+        beta = np.zeros(counts.shape[0])
+        beta[present] = beta_present
+        self.omega_ = omega
+        self.beta_ = beta
+        dtype = coef.dtype
+        shift = beta * _norms(coef)
+        self._set_linear(
+            (coef * omega[:, None]).astype(dtype),
+            (intercept * omega + shift).astype(dtype),
+        )
 
-        def penalty(params):
-            omega, beta = params["omega"], params["beta"]
-            return 0.5 * alpha * (torch.sum((omega - 1.0) ** 2) + torch.sum(beta**2))
-
+    def _fit_autograd(self, F, y, counts, coef, intercept, sample_weight):
+        """``(omega, beta)`` of the present classes by torch autograd on ``device``."""
+        present = np.flatnonzero(counts > 0)
+        block_loss, penalty, row_bytes = marc_torch_loss(
+            F,
+            coef[present],
+            intercept[present],
+            encode_present(y, counts),
+            balanced_weights(y, counts, 1.0, sample_weight),
+            np.log(counts[present] / counts.sum()),
+            self.alpha,
+            self._torch_device(),
+        )
         params, self.n_iter_ = fit_autograd(
             block_loss,
             {"omega": np.ones(present.size), "beta": np.zeros(present.size)},
             F.shape[0],
-            row_bytes=8 * (6 * present.size + F.shape[1]),
+            row_bytes=row_bytes,
             penalty=penalty,
             max_iter=self.max_iter,
             tol=self.tol,
             n_classes=present.size,
             owner=type(self).__name__,
-            device=device,
+            device=self._torch_device(),
         )
-        # The float64 copy of the weights (C x d, held by block_loss's
-        # closure) goes before coef_ is made.
-        W = None
-        omega = np.ones(counts.shape[0])
-        omega[present] = params["omega"]
-        beta = np.zeros(counts.shape[0])
-        beta[present] = params["beta"]
-        self.omega_ = omega
-        self.beta_ = beta
-        dtype = coef.dtype
-        shift = beta * np.linalg.norm(coef.astype(np.float64), axis=1)
-        self._set_linear(
-            (coef * omega[:, None]).astype(dtype),
-            (intercept * omega + shift).astype(dtype),
-        )
+        return params["omega"], params["beta"]

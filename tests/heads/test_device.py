@@ -16,7 +16,7 @@ from scipy import sparse
 from sklearn.utils._param_validation import InvalidParameterError
 
 from ltsk import DecoupledClassifier
-from ltsk.heads import HEADS, CRTHead, LWSHead, NCMHead
+from ltsk.heads import HEADS, CRTHead, DisAlignHead, LWSHead, MARCHead, NCMHead
 from ltsk.heads._torch import device_rows
 from ltsk.nets import TorchExtractor
 
@@ -122,6 +122,26 @@ def test_sample_weight_classes_and_sparse_on_device(data):
         assert np.all(head.decision_function(X)[:, 4] == -np.inf)
 
 
+@pytest.mark.parametrize("Head", [DisAlignHead, MARCHead])
+def test_calibration_heads_on_device_weights_sparse_float32(Head, data):
+    # Host: numpy objective, analytic gradients; device: torch autograd.
+    F, y = data
+    W = np.random.default_rng(1).normal(size=(5, F.shape[1]))
+    kwargs = {
+        "sample_weight": np.linspace(0.5, 2.0, y.size),
+        "classes": [0, 1, 2, 3, 4],
+        "coef": W,
+        "intercept": np.linspace(-1.0, 1.0, 5),
+    }
+    S = sparse.csr_matrix(np.where(F > 1.0, F, 0.0))
+    for X in (F, S, F.astype(np.float32)):
+        reference = Head(tol=1e-9).fit(X, y, **kwargs)
+        head = Head(tol=1e-9, device="cpu").fit(X, y, **kwargs)
+        proba = head.predict_proba(X)
+        np.testing.assert_allclose(proba, reference.predict_proba(X), atol=1e-6)
+        assert np.all(proba[:, 4] == 0.0)
+
+
 def test_float32_and_two_classes_on_device(data):
     F, y = data
     F32 = F.astype(np.float32)
@@ -184,12 +204,18 @@ def test_default_device_never_imports_torch():
 import sys
 from typing import ClassVar
 import numpy as np
-from ltsk.heads import CRTHead, LWSHead, LogitAdjustedHead, NCMHead, TauNormHead
+from ltsk.heads import (
+    CRTHead, DisAlignHead, LWSHead, LogitAdjustedHead, MARCHead, NCMHead,
+    TauNormHead,
+)
 assert "torch" not in sys.modules
 rng = np.random.default_rng(0)
 y = np.repeat([0, 1, 2], [30, 10, 5])
 F = rng.normal(size=(45, 3)) + np.eye(3)[y]
-for Head in (CRTHead, LWSHead, LogitAdjustedHead, NCMHead, TauNormHead):
+for Head in (
+    CRTHead, DisAlignHead, LWSHead, LogitAdjustedHead, MARCHead, NCMHead,
+    TauNormHead,
+):
     head = Head().fit(F, y)
     head.predict_proba(F)
     head.predict(F)

@@ -2,10 +2,15 @@
 
 import numpy as np
 import pytest
+from scipy import sparse
 from scipy.optimize import approx_fprime, minimize
-from scipy.special import expit, log_softmax
+from scipy.special import expit, log_softmax, softmax
+from sklearn import config_context
 
 from ltsk.heads import DisAlignHead
+from ltsk.heads._autograd import autograd_objective
+from ltsk.heads._disalign import disalign_objective, disalign_torch_loss
+from ltsk.heads._solver import balanced_weights
 
 torch = pytest.importorskip("torch")
 
@@ -123,3 +128,105 @@ def test_float32_and_absent_class(rng, tail_heavy):
     assert np.all(scores[:, 3] == -np.inf)
     assert np.all(np.isfinite(scores[:, :3]))
     assert head.logit_scale_[3] == 0.0
+
+
+def _objective_problem(rng, n=60, n_classes=4, n_features=5):
+    y = np.arange(n) % n_classes
+    F = rng.normal(size=(n, n_features)) + np.eye(n_classes, n_features)[y]
+    W = rng.normal(size=(n_classes, n_features))
+    b = rng.normal(size=n_classes)
+    weights = balanced_weights(y, np.bincount(y) * [1.0, 0.5, 2.0, 1.0], -0.2)
+    theta = np.concatenate(
+        [
+            1.0 + 0.3 * rng.normal(size=n_classes),
+            0.3 * rng.normal(size=n_classes),
+            0.2 * rng.normal(size=n_features),
+            [0.1],
+        ]
+    )
+    return F, y, W, b, weights, theta
+
+
+def _autograd(F, y, W, b, weights, alpha):
+    """The device path's objective (torch autograd), here on the CPU."""
+    block_loss, penalty, row_bytes = disalign_torch_loss(
+        F, W, b, y, weights, alpha, None
+    )
+    n_classes, n_features = W.shape
+    shapes = {
+        "scale": (n_classes,),
+        "shift": (n_classes,),
+        "v": (n_features,),
+        "c": (1,),
+    }
+    return autograd_objective(
+        block_loss, shapes, F.shape[0], row_bytes=row_bytes, penalty=penalty
+    )
+
+
+@pytest.mark.parametrize("n_block_rows", [None, 7])
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+def test_numpy_objective_equals_the_autograd_objective(rng, n_block_rows, layout):
+    F, y, W, b, weights, theta = _objective_problem(rng)
+    if layout == "csr":
+        F = sparse.csr_array(np.where(np.abs(F) > 0.5, F, 0.0))
+    value, grad = disalign_objective(
+        F, W, b, y, weights, 1e-2, n_block_rows=n_block_rows
+    )(theta)
+    expected_value, expected_grad = _autograd(F, y, W, b, weights, 1e-2)(theta)
+    np.testing.assert_allclose(value, expected_value, rtol=1e-12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-10, atol=1e-14)
+
+
+def test_float32_objective_is_the_float64_one_to_float32_precision(rng):
+    F, y, W, b, weights, theta = _objective_problem(rng)
+    F, W, b = (a.astype(np.float32) for a in (F, W, b))
+    value, grad = disalign_objective(F, W, b, y, weights, 1e-2, n_block_rows=7)(theta)
+    assert grad.dtype == np.float64
+    # The same float32 inputs, evaluated in float64 by torch.
+    expected_value, expected_grad = _autograd(F, y, W, b, weights, 1e-2)(theta)
+    np.testing.assert_allclose(value, expected_value, rtol=1e-6)
+    np.testing.assert_allclose(
+        grad, expected_grad, atol=1e-6 * np.max(np.abs(expected_grad))
+    )
+
+
+def test_gradient_matches_central_differences(rng):
+    F, y, W, b, weights, theta = _objective_problem(rng)
+    fun = disalign_objective(F, W, b, y, weights, 1e-2, n_block_rows=7)
+    _, grad = fun(theta)
+    step = 1e-6
+    numeric = [
+        (fun(theta + step * e)[0] - fun(theta - step * e)[0]) / (2 * step)
+        for e in np.eye(theta.size)
+    ]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_float32_fit_is_the_float64_fit(rng, tail_heavy):
+    # Float32 logits, float64 scores: L-BFGS runs to the same optimum (a
+    # float32 loss stopped it short, 0.02 away in probability here).
+    F, y = tail_heavy(rng)
+    W, b = rng.normal(size=(3, 3)), rng.normal(size=3)
+    head64 = DisAlignHead().fit(F, y, coef=W, intercept=b)
+    F32 = F.astype(np.float32)
+    head32 = DisAlignHead().fit(F32, y, coef=W, intercept=b)
+    np.testing.assert_allclose(
+        head32.predict_proba(F32), head64.predict_proba(F), atol=1e-4
+    )
+
+
+def test_scores_in_row_blocks_are_the_plain_scores(rng, tail_heavy):
+    F, y = tail_heavy(rng)
+    head = DisAlignHead().fit(F, y)
+    gate = expit(F @ head.confidence_coef_ + head.confidence_intercept_)[:, None]
+    z = F @ head.coef_.T + head.intercept_
+    expected = (1 + gate * head.logit_scale_) * z + gate * head.logit_bias_
+    # 1 KiB of working memory: blocks of 21 rows for 3 classes.
+    with config_context(working_memory=2**-10):
+        scores = head.decision_function(F)
+        proba = head.predict_proba(F)
+        predicted = head.predict(F)
+    np.testing.assert_allclose(scores, expected, rtol=1e-12)
+    np.testing.assert_allclose(proba, softmax(expected, axis=1), rtol=1e-10)
+    np.testing.assert_array_equal(predicted, np.argmax(expected, axis=1))

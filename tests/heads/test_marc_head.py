@@ -2,10 +2,14 @@
 
 import numpy as np
 import pytest
+from scipy import sparse
 from scipy.optimize import minimize
 from scipy.special import log_softmax
 
 from ltsk.heads import MARCHead
+from ltsk.heads._autograd import autograd_objective
+from ltsk.heads._marc import marc_objective, marc_torch_loss
+from ltsk.heads._solver import balanced_weights
 
 torch = pytest.importorskip("torch")
 
@@ -86,3 +90,76 @@ def test_float32_and_absent_class(rng, tail_heavy):
     scores = head.decision_function(F.astype(np.float32))
     assert np.all(scores[:, 3] == -np.inf)
     assert head.omega_[3] == 1.0 and head.beta_[3] == 0.0
+
+
+def _objective_problem(rng, n=60, n_classes=4, n_features=5):
+    y = np.arange(n) % n_classes
+    F = rng.normal(size=(n, n_features)) + np.eye(n_classes, n_features)[y]
+    W = rng.normal(size=(n_classes, n_features))
+    b = rng.normal(size=n_classes)
+    counts = np.bincount(y) * np.array([1.0, 0.5, 2.0, 1.0])
+    weights = balanced_weights(y, counts, 1.0)
+    log_prior = np.log(counts / counts.sum())
+    x = np.concatenate(
+        [1.0 + 0.3 * rng.normal(size=n_classes), 0.3 * rng.normal(size=n_classes)]
+    )
+    return F, y, W, b, weights, log_prior, x
+
+
+def _autograd(F, y, W, b, weights, log_prior, alpha):
+    """The device path's objective (torch autograd), here on the CPU."""
+    block_loss, penalty, row_bytes = marc_torch_loss(
+        F, W, b, y, weights, log_prior, alpha, None
+    )
+    shapes = {"omega": (W.shape[0],), "beta": (W.shape[0],)}
+    return autograd_objective(
+        block_loss, shapes, F.shape[0], row_bytes=row_bytes, penalty=penalty
+    )
+
+
+@pytest.mark.parametrize("n_block_rows", [None, 7])
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+def test_numpy_objective_equals_the_autograd_objective(rng, n_block_rows, layout):
+    F, y, W, b, weights, log_prior, x = _objective_problem(rng)
+    if layout == "csr":
+        F = sparse.csr_array(np.where(np.abs(F) > 0.5, F, 0.0))
+    args = (F, W, b, y, weights, log_prior, 1e-2)
+    value, grad = marc_objective(*args, n_block_rows=n_block_rows)(x)
+    expected_value, expected_grad = _autograd(F, y, W, b, weights, log_prior, 1e-2)(x)
+    np.testing.assert_allclose(value, expected_value, rtol=1e-12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-10, atol=1e-14)
+
+
+def test_float32_objective_is_the_float64_one_to_float32_precision(rng):
+    F, y, W, b, weights, log_prior, x = _objective_problem(rng)
+    F, W, b = (a.astype(np.float32) for a in (F, W, b))
+    args = (F, W, b, y, weights, log_prior, 1e-2)
+    value, grad = marc_objective(*args, n_block_rows=7)(x)
+    assert grad.dtype == np.float64
+    # The same float32 inputs, evaluated in float64 by torch.
+    expected_value, expected_grad = _autograd(F, y, W, b, weights, log_prior, 1e-2)(x)
+    np.testing.assert_allclose(value, expected_value, rtol=1e-6)
+    np.testing.assert_allclose(
+        grad, expected_grad, atol=1e-6 * np.max(np.abs(expected_grad))
+    )
+
+
+def test_gradient_matches_central_differences(rng):
+    F, y, W, b, weights, log_prior, x = _objective_problem(rng)
+    fun = marc_objective(F, W, b, y, weights, log_prior, 1e-2, n_block_rows=7)
+    _, grad = fun(x)
+    step = 1e-6
+    numeric = [
+        (fun(x + step * e)[0] - fun(x - step * e)[0]) / (2 * step)
+        for e in np.eye(x.size)
+    ]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_float32_fit_is_the_float64_fit(rng, tail_heavy):
+    F, y = tail_heavy(rng)
+    W, b = rng.normal(size=(3, 3)), rng.normal(size=3)
+    head64 = MARCHead().fit(F, y, coef=W, intercept=b)
+    head32 = MARCHead().fit(F.astype(np.float32), y, coef=W, intercept=b)
+    np.testing.assert_allclose(head32.omega_, head64.omega_, rtol=1e-5)
+    np.testing.assert_allclose(head32.beta_, head64.beta_, atol=1e-5)

@@ -9,7 +9,7 @@ from scipy import sparse
 from sklearn import config_context
 from sklearn.exceptions import ConvergenceWarning
 
-from ltsk.heads import HEADS, CRTHead, LWSHead, NCMHead
+from ltsk.heads import HEADS, CRTHead, DisAlignHead, LWSHead, MARCHead, NCMHead
 from ltsk.heads._lws import lws_objective
 from ltsk.heads._solver import (
     _column_scales,
@@ -62,7 +62,7 @@ def test_lws_caches_logits_smaller_than_half_the_features(rng, monkeypatch):
     one block: computed once (block by block), then every evaluation reuses
     them, in column blocks, with the value and gradient of the one-block
     objective."""
-    import ltsk.heads._lws as lws
+    import ltsk.heads._solver as solver
 
     n, d = 100_000, 16
     F = rng.normal(size=(n, d))
@@ -72,17 +72,17 @@ def test_lws_caches_logits_smaller_than_half_the_features(rng, monkeypatch):
     W, b = rng.normal(size=(3, d)), rng.normal(size=3)
     f = rng.uniform(0.5, 2.0, size=3)
     calls = []
-    block_logits = lws.block_logits
+    block_logits = solver.block_logits
     monkeypatch.setattr(
-        lws, "block_logits", lambda *a: calls.append(1) or block_logits(*a)
+        solver, "block_logits", lambda *a: calls.append(1) or block_logits(*a)
     )
     with config_context(working_memory=4):
-        assert lws.caches_logits(F, 3)
-        assert not lws.caches_logits(F[:, :8], 3)  # more than half of F
-        objective = lws.lws_objective(F, W, b, y, weights, 0.3)
+        assert solver.caches_logits(F, 3)
+        assert not solver.caches_logits(F[:, :8], 3)  # more than half of F
+        objective = lws_objective(F, W, b, y, weights, 0.3)
     n_blocks = len(calls)
     assert n_blocks > 1
-    value, grad = lws.lws_objective(F, W, b, y, weights, 0.3, n_block_rows=n)(f)
+    value, grad = lws_objective(F, W, b, y, weights, 0.3, n_block_rows=n)(f)
     for _ in range(2):
         value_c, grad_c = objective(f)
         assert value_c == pytest.approx(value, rel=1e-12)
@@ -141,7 +141,12 @@ def test_sparse_input_is_never_densified_whole(rng):
         X + sparse.csr_array((np.ones(n), (np.arange(n), y)), shape=(n, d))
     )
     dense_bytes = n * d * 8
-    for head in (CRTHead(max_iter=3), LWSHead(max_iter=3)):
+    for head in (
+        CRTHead(max_iter=3),
+        LWSHead(max_iter=3),
+        DisAlignHead(max_iter=3),
+        MARCHead(max_iter=3),
+    ):
         tracemalloc.start()
         with pytest.warns(ConvergenceWarning), config_context(working_memory=1):
             head.fit(X, y)
@@ -150,7 +155,7 @@ def test_sparse_input_is_never_densified_whole(rng):
         assert peak < 0.25 * dense_bytes, (type(head).__name__, peak)
 
 
-@pytest.mark.parametrize("Head", [CRTHead, LWSHead, NCMHead])
+@pytest.mark.parametrize("Head", [CRTHead, LWSHead, NCMHead, DisAlignHead, MARCHead])
 def test_memmap_is_read_in_blocks_not_copied(tmp_path, rng, Head):
     n, d = 20_000, 256
     y = rng.integers(0, 3, size=n)
