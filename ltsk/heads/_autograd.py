@@ -263,3 +263,24 @@ def fit_autograd(
         params[name] = x[start : start + size].reshape(shape)
         start += size
     return params, n_iter
+
+
+def fit_head_autograd(head, loss_terms, params0, n_samples, n_classes):
+    """:func:`fit_autograd` with ``head``'s ``max_iter``, ``tol`` and device.
+
+    ``loss_terms`` is ``(block_loss, penalty, row_bytes)``, as the heads'
+    torch losses return them; the head's name goes into warnings and errors.
+    """
+    block_loss, penalty, row_bytes = loss_terms
+    return fit_autograd(
+        block_loss,
+        params0,
+        n_samples,
+        row_bytes=row_bytes,
+        penalty=penalty,
+        max_iter=head.max_iter,
+        tol=head.tol,
+        n_classes=n_classes,
+        owner=type(head).__name__,
+        device=head._torch_device(),
+    )

@@ -8,7 +8,7 @@ from scipy import sparse
 from scipy.special import expit
 from sklearn.utils._param_validation import Interval
 
-from ltsk.heads._autograd import block_tensor, fit_autograd
+from ltsk.heads._autograd import block_tensor, fit_head_autograd
 from ltsk.heads._base import BaseHead, LinearHead
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
@@ -98,7 +98,7 @@ def disalign_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=No
 
 
 def disalign_torch_loss(F, coef, intercept, y, weights, alpha, device):
-    """:func:`disalign_objective`'s terms in torch, for :func:`fit_autograd`.
+    """:func:`disalign_objective`'s terms in torch, for autograd on ``device``.
 
     Returns ``(block_loss, penalty, row_bytes)``, the arguments of
     :func:`~ltsk.heads._autograd.autograd_objective` for the parameters
@@ -212,14 +212,7 @@ class DisAlignHead(BaseHead):
     When ``coef`` is not passed to :meth:`fit`, an instance-balanced
     multinomial classifier is fitted on ``F`` first.
 
-    On the host (``device=None``) the joint logits are computed block by
-    block in the dtype of ``F`` (float32 features: float32 matrix products)
-    and the scores, the loss and its gradient in float64: a float32 loss
-    would end L-BFGS at float32's resolution of the objective, short of the
-    optimum. The fit holds two (n_classes, rows per block) buffers, together
-    at most scikit-learn's ``working_memory`` capped at 16 MiB, never an
-    (n_samples, n_classes) array; ``F`` may be a memmap (read, not copied) or
-    CSR (never densified whole).
+    %(frozen_host)s
 
     References
     ----------
@@ -310,7 +303,7 @@ class DisAlignHead(BaseHead):
     def _fit_autograd(self, F, y, counts, coef, intercept, weights, start):
         """The parameters of ``start`` fitted by torch autograd on ``device``."""
         present = np.flatnonzero(counts > 0)
-        block_loss, penalty, row_bytes = disalign_torch_loss(
+        loss_terms = disalign_torch_loss(
             F,
             coef[present],
             intercept[present],
@@ -319,17 +312,8 @@ class DisAlignHead(BaseHead):
             self.alpha,
             self._torch_device(),
         )
-        params, self.n_iter_ = fit_autograd(
-            block_loss,
-            start,
-            F.shape[0],
-            row_bytes=row_bytes,
-            penalty=penalty,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            n_classes=present.size,
-            owner=type(self).__name__,
-            device=self._torch_device(),
+        params, self.n_iter_ = fit_head_autograd(
+            self, loss_terms, start, F.shape[0], present.size
         )
         return params
 

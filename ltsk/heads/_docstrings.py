@@ -67,6 +67,18 @@ device : str, torch.device or None, default={default}
     host memory). The results equal the numpy path's within float tolerance;
     the fitted attributes are numpy arrays either way. See "Heads on a GPU"
     in the user guide.""",
+    # Notes
+    "frozen_host": """\
+On the host (``device=None``) the joint logits are computed block by block
+in the dtype of ``F`` (float32 features: float32 matrix products) and the
+scores, the loss and its gradient in float64: a float32 loss would end
+L-BFGS at float32's resolution of the objective, short of the optimum. The
+fit holds two (n_classes, rows per block) buffers, together at most
+scikit-learn's ``working_memory`` capped at 16 MiB, and keeps the joint
+logits of all rows only when they take at most half the bytes of ``F``
+(fewer classes than half the features), so its memory never grows with
+n_samples x n_classes beyond that; ``F`` may be a memmap (read, not copied)
+or CSR (never densified whole).""",
     # fitted attributes
     "classes_": """\
 classes_ : ndarray of shape (n_classes,)

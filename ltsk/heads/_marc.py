@@ -6,7 +6,7 @@ from typing import ClassVar
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ltsk.heads._autograd import block_tensor, fit_autograd
+from ltsk.heads._autograd import block_tensor, fit_head_autograd
 from ltsk.heads._base import LinearHead
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
@@ -69,7 +69,7 @@ def marc_objective(
 
 
 def marc_torch_loss(F, coef, intercept, y, weights, log_prior, alpha, device):
-    """:func:`marc_objective`'s terms in torch, for :func:`fit_autograd` (``device``).
+    """:func:`marc_objective`'s terms in torch, for autograd on ``device``.
 
     Returns ``(block_loss, penalty, row_bytes)``, the arguments of
     :func:`~ltsk.heads._autograd.autograd_objective` for the parameters
@@ -186,14 +186,7 @@ class MARCHead(LinearHead):
     is not passed to :meth:`fit`, an instance-balanced multinomial
     classifier is fitted on ``F`` first.
 
-    On the host (``device=None``) the joint logits are computed block by
-    block in the dtype of ``F`` (float32 features: float32 matrix products)
-    and the scores, the loss and its gradient in float64: a float32 loss
-    would end L-BFGS at float32's resolution of the objective, short of the
-    optimum. The fit holds two (n_classes, rows per block) buffers, together
-    at most scikit-learn's ``working_memory`` capped at 16 MiB, never an
-    (n_samples, n_classes) array; ``F`` may be a memmap (read, not copied) or
-    CSR (never densified whole).
+    %(frozen_host)s
 
     References
     ----------
@@ -276,7 +269,7 @@ class MARCHead(LinearHead):
     def _fit_autograd(self, F, y, counts, coef, intercept, sample_weight):
         """``(omega, beta)`` of the present classes by torch autograd on ``device``."""
         present = np.flatnonzero(counts > 0)
-        block_loss, penalty, row_bytes = marc_torch_loss(
+        loss_terms = marc_torch_loss(
             F,
             coef[present],
             intercept[present],
@@ -286,16 +279,8 @@ class MARCHead(LinearHead):
             self.alpha,
             self._torch_device(),
         )
-        params, self.n_iter_ = fit_autograd(
-            block_loss,
-            {"omega": np.ones(present.size), "beta": np.zeros(present.size)},
-            F.shape[0],
-            row_bytes=row_bytes,
-            penalty=penalty,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            n_classes=present.size,
-            owner=type(self).__name__,
-            device=self._torch_device(),
+        start = {"omega": np.ones(present.size), "beta": np.zeros(present.size)}
+        params, self.n_iter_ = fit_head_autograd(
+            self, loss_terms, start, F.shape[0], present.size
         )
         return params["omega"], params["beta"]
