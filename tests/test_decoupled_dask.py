@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.decomposition import PCA
 
 from ltsk import DecoupledClassifier
-from ltsk.heads import CRTHead, DisAlignHead, LogitAdjustedHead, TauNormHead
+from ltsk.heads import CRTHead, LogitAdjustedHead, TauNormHead
 
 
 def _data(n=240, d=6, seed=0):
@@ -90,8 +90,8 @@ def test_dask_input_errors():
     F, y = _data()
     F_dask = da.from_array(F, chunks=(70, 6))
     # a head whose solver needs all rows keeps its own TypeError
-    with pytest.raises(TypeError, match="DisAlignHead cannot fit on a dask"):
-        DecoupledClassifier(None, DisAlignHead()).fit(F_dask, y)
+    with pytest.raises(TypeError, match=r"CRTHead: max_norm.*F\.compute\(\)"):
+        DecoupledClassifier(None, CRTHead(max_norm=1.0)).fit(F_dask, y)
     with pytest.raises(ValueError, match="2D array, got a 1D dask array"):
         DecoupledClassifier(None, "crt").fit(F_dask[:, 0], y)
     unknown = F_dask[F_dask[:, 0] > -np.inf]  # a boolean mask: unknown row counts

@@ -173,6 +173,29 @@ class ChunkSum:
         return total
 
 
+def _chunk_objective(F, y, weights, x, make, args):
+    return make(F, y, weights, *args)(x)
+
+
+def summed_objective(make, F, y, weights, args, penalty):
+    """A solver objective on a dask ``F``: chunk sums plus a penalty.
+
+    ``make(F_chunk, y_chunk, weights_chunk, *args)`` (a module-level
+    function, so that it pickles) returns the unpenalised numpy objective
+    ``fun(x) -> (value, gradient)`` of some rows; each evaluation sums it over
+    ``F``'s row chunks on the cluster (:class:`ChunkSum`) and adds
+    ``penalty(x) -> (value, gradient)`` on the client.
+    """
+    chunks = ChunkSum(_chunk_objective, F, y, weights)
+
+    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        loss, grad = chunks(x, make, args)
+        extra, extra_grad = penalty(x)
+        return loss + extra, grad + extra_grad
+
+    return objective
+
+
 def chunk_sum(fn, F, *row_arrays, args=()):
     """One pass of :class:`ChunkSum`: the sum over chunks of ``fn(F_chunk, ...)``."""
     return ChunkSum(fn, F, *row_arrays)(*args)

@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._autograd import block_tensor, fit_head_autograd
 from ltsk.heads._base import BaseHead, LinearHead
+from ltsk.heads._dask import is_dask_array, summed_objective
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import (
@@ -44,9 +45,17 @@ def disalign_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=No
     optimum), so two (n_classes, n_block_rows) buffers, and for a dense
     float32 ``F`` one (n_block_rows, n_features) float64 copy of a block's
     rows, all within the block budget. Returns ``fun(theta) -> (value,
-    gradient)``.
+    gradient)``. On a dask ``F``, each evaluation sums the unpenalised
+    objective of the row chunks on the cluster.
     """
     n_classes, n_features = coef.shape
+    if is_dask_array(F):
+
+        def penalty(theta):
+            return 0.5 * alpha * float(theta @ theta), alpha * theta
+
+        args = (coef, intercept)
+        return summed_objective(_disalign_rows, F, y, weights, args, penalty)
     # The gate takes a block's rows in float64: a dense float32 block is
     # copied into one buffer, reused (not cast anew by every product).
     cast = not sparse.issparse(F) and F.dtype != np.float64
@@ -95,6 +104,11 @@ def disalign_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=No
         return loss, grad
 
     return objective
+
+
+def _disalign_rows(F, y, weights, coef, intercept):
+    """The unpenalised :func:`disalign_objective` of some rows (a dask chunk)."""
+    return disalign_objective(F, coef, intercept, y, weights, 0.0)
 
 
 def disalign_torch_loss(F, coef, intercept, y, weights, alpha, device):
@@ -233,6 +247,7 @@ class DisAlignHead(BaseHead):
     array([1., 1.])
     """
 
+    _dask_fit = True
     _parameter_constraints: ClassVar[dict] = {
         **DEVICE_CONSTRAINT,
         "rho": [Interval(Real, 0, None, closed="left")],

@@ -15,7 +15,7 @@ from ltsk.heads._constrained import (
     scales_smoothing_gradient,
     with_linear_term,
 )
-from ltsk.heads._dask import ChunkSum, chunk_sum, is_dask_array
+from ltsk.heads._dask import chunk_sum, is_dask_array, summed_objective
 from ltsk.heads._device import DEVICE_CONSTRAINT, is_tensor
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._sgd import SGD_CONSTRAINTS, check_sgd_options, fit_lws_sgd
@@ -50,14 +50,11 @@ def lws_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=None):
     the unpenalised objective of the row chunks on the cluster.
     """
     if is_dask_array(F):
-        chunks = ChunkSum(_chunk_lws, F, y, weights)
 
-        def dask_objective(f: np.ndarray) -> tuple[float, np.ndarray]:
-            loss, grad = chunks(f, coef, intercept)
-            loss += 0.5 * alpha * float(np.sum(f**2))
-            return loss, grad + alpha * f
+        def penalty(f):
+            return 0.5 * alpha * float(f @ f), alpha * f
 
-        return dask_objective
+        return summed_objective(_lws_rows, F, y, weights, (coef, intercept), penalty)
     blocks = FrozenLogits(F, coef, intercept, n_block_rows=n_block_rows)
 
     def objective(f: np.ndarray) -> tuple[float, np.ndarray]:
@@ -135,9 +132,9 @@ def start_scale(F, coef, intercept, weights, y, alpha):
     return float(np.exp(result.x))
 
 
-def _chunk_lws(F, y, weights, f, coef, intercept):
-    """Unpenalised value and gradient of :func:`lws_objective` on rows."""
-    return lws_objective(F, coef, intercept, y, weights, 0.0)(f)
+def _lws_rows(F, y, weights, coef, intercept):
+    """The unpenalised :func:`lws_objective` of some rows (a dask chunk)."""
+    return lws_objective(F, coef, intercept, y, weights, 0.0)
 
 
 def _chunk_smoothing_gradient(F, y, u, coef, intercept):

@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval
 
 from ltsk.heads._autograd import block_tensor, fit_head_autograd
 from ltsk.heads._base import LinearHead
+from ltsk.heads._dask import is_dask_array, summed_objective
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._solver import (
@@ -41,13 +42,23 @@ def marc_objective(
     the logits in the dtype of ``F``, the scores and their gradient in
     float64 (a float32 loss would stop L-BFGS at float32's resolution of
     the objective, visibly short of the optimum), so two (n_classes,
-    n_block_rows) buffers. Returns ``fun(x) -> (value, gradient)``.
+    n_block_rows) buffers. Returns ``fun(x) -> (value, gradient)``. On a
+    dask ``F``, each evaluation sums the unpenalised objective of the row
+    chunks on the cluster.
     """
+    n_classes = coef.shape[0]
+    if is_dask_array(F):
+
+        def penalty(x):
+            deviation = x - np.repeat([1.0, 0.0], n_classes)
+            return 0.5 * alpha * float(deviation @ deviation), alpha * deviation
+
+        args = (coef, intercept, log_prior)
+        return summed_objective(_marc_rows, F, y, weights, args, penalty)
     blocks = FrozenLogits(
         F, coef, intercept, n_block_rows=n_block_rows, scratch_dtype=np.float64
     )
     norms = _norms(coef)
-    n_classes = coef.shape[0]
 
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         omega, beta = x[:n_classes], x[n_classes:]
@@ -66,6 +77,11 @@ def marc_objective(
         return loss, np.concatenate([grad_omega, norms * grad_shift + alpha * beta])
 
     return objective
+
+
+def _marc_rows(F, y, weights, coef, intercept, log_prior):
+    """The unpenalised :func:`marc_objective` of some rows (a dask chunk)."""
+    return marc_objective(F, coef, intercept, y, weights, log_prior, 0.0)
 
 
 def marc_torch_loss(F, coef, intercept, y, weights, log_prior, alpha, device):
@@ -209,6 +225,7 @@ class MARCHead(LinearHead):
     True
     """
 
+    _dask_fit = True
     _parameter_constraints: ClassVar[dict] = {
         **DEVICE_CONSTRAINT,
         "alpha": [Interval(Real, 0, None, closed="left")],
