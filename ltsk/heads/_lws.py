@@ -6,7 +6,9 @@ from typing import ClassVar
 import numpy as np
 from scipy import sparse
 from scipy.optimize import minimize_scalar
+from sklearn import get_config
 from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ltsk.heads._base import LinearHead
@@ -74,8 +76,10 @@ def lws_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=None):
     return objective
 
 
-# Range of the common scale searched for L-BFGS's start (see start_scale).
+# Range of the common scale searched for L-BFGS's start, and the budget of
+# its sample of rows (see start_scale).
 START_SCALE_BOUNDS = (1e-3, 1e1)
+START_SAMPLE_MIB = 2
 
 
 def _sample_rows(F, rows):
@@ -94,8 +98,8 @@ def start_scale(F, coef, intercept, weights, y, alpha):
     r"""The common scale :math:`t` that makes :math:`f = t\,\mathbf 1` the best start.
 
     Minimises LWS's objective along :math:`f = t\,\mathbf 1` (a temperature
-    of the joint logits) on an evenly strided sample of rows that fits one
-    scratch block (:func:`~ltsk.heads._solver.block_rows`), their
+    of the joint logits) on an evenly strided sample of rows that fits
+    ``START_SAMPLE_MIB`` (or ``working_memory`` if smaller), their
     weights renormalised to sum to one, over ``START_SCALE_BOUNDS`` by
     Brent's method in :math:`\log t`: one small matrix product, no pass over
     ``F``. On the training features a joint classifier is over-confident, so
@@ -106,9 +110,14 @@ def start_scale(F, coef, intercept, weights, y, alpha):
     """
     n_samples, n_classes = F.shape[0], coef.shape[0]
     # The sampled rows, densified (8 bytes a value at most), and two float64
-    # buffers of their logits.
+    # buffers of their logits: a few MiB, freed before the fit's own buffers
+    # (the C library's allocator may keep them, so they count in its peak).
     row_bytes = 8 * (F.shape[1] + 2 * n_classes)
-    n_rows = block_rows(row_bytes, n_samples)
+    n_rows = get_chunk_n_rows(
+        row_bytes,
+        max_n_rows=n_samples,
+        working_memory=min(get_config()["working_memory"], START_SAMPLE_MIB),
+    )
     rows = np.unique(np.linspace(0, n_samples - 1, n_rows).round().astype(np.intp))
     sample_weights = weights[rows]
     total = sample_weights.sum()
