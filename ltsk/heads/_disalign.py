@@ -13,8 +13,8 @@ from ltsk.heads._base import BaseHead, LinearHead
 from ltsk.heads._dask import is_dask_array, summed_objective
 from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
+from ltsk.heads._frozen import FrozenLogits
 from ltsk.heads._solver import (
-    FrozenLogits,
     balanced_weights,
     encode_present,
     minimize_lbfgs,

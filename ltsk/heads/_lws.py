@@ -20,9 +20,9 @@ from ltsk.heads._constrained import (
 from ltsk.heads._dask import chunk_sum, is_dask_array, summed_objective
 from ltsk.heads._device import DEVICE_CONSTRAINT, is_tensor
 from ltsk.heads._docstrings import fill_params
+from ltsk.heads._frozen import FrozenLogits
 from ltsk.heads._sgd import SGD_CONSTRAINTS, check_sgd_options, fit_lws_sgd
 from ltsk.heads._solver import (
-    FrozenLogits,
     balanced_weights,
     block_logits,
     block_rows,
@@ -41,10 +41,10 @@ def lws_objective(F, coef, intercept, y, weights, alpha, *, n_block_rows=None):
     (by default sized by scikit-learn's ``working_memory``, see
     :func:`~ltsk.heads._solver.block_rows`), class-major, the layout
     :func:`softmax_loss_grad` is fast on, by
-    :class:`~ltsk.heads._solver.FrozenLogits`: computed once and reused by
+    :class:`~ltsk.heads._frozen.FrozenLogits`: computed once and reused by
     every evaluation when one block holds every row or, with the default
     ``n_block_rows``, when they are small next to ``F``
-    (:func:`~ltsk.heads._solver.caches_logits`); otherwise each evaluation
+    (:func:`~ltsk.heads._frozen.caches_logits`); otherwise each evaluation
     recomputes a block's logits from ``F`` (dense, a memmap, or sparse), so
     the fit holds two (n_classes, n_block_rows) buffers and never an
     (n_classes, n_samples) array. Returns

@@ -62,7 +62,7 @@ def test_lws_caches_logits_smaller_than_half_the_features(rng, monkeypatch):
     one block: computed once (block by block), then every evaluation reuses
     them, in column blocks, with the value and gradient of the one-block
     objective."""
-    import ltsk.heads._solver as solver
+    import ltsk.heads._frozen as frozen
 
     n, d = 100_000, 16
     F = rng.normal(size=(n, d))
@@ -72,13 +72,13 @@ def test_lws_caches_logits_smaller_than_half_the_features(rng, monkeypatch):
     W, b = rng.normal(size=(3, d)), rng.normal(size=3)
     f = rng.uniform(0.5, 2.0, size=3)
     calls = []
-    block_logits = solver.block_logits
+    block_logits = frozen.block_logits
     monkeypatch.setattr(
-        solver, "block_logits", lambda *a: calls.append(1) or block_logits(*a)
+        frozen, "block_logits", lambda *a: calls.append(1) or block_logits(*a)
     )
     with config_context(working_memory=4):
-        assert solver.caches_logits(F, 3)
-        assert not solver.caches_logits(F[:, :8], 3)  # more than half of F
+        assert frozen.caches_logits(F, 3)
+        assert not frozen.caches_logits(F[:, :8], 3)  # more than half of F
         objective = lws_objective(F, W, b, y, weights, 0.3)
     n_blocks = len(calls)
     assert n_blocks > 1
