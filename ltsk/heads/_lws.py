@@ -4,21 +4,20 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from scipy import sparse
 from scipy.optimize import minimize_scalar
 from sklearn import get_config
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ltsk.heads._base import LinearHead
+from ltsk.heads._base import LinearHead, _host
 from ltsk.heads._constrained import (
     head_smoothing,
     scales_smoothing_gradient,
     with_linear_term,
 )
 from ltsk.heads._dask import chunk_sum, is_dask_array, summed_objective
-from ltsk.heads._device import DEVICE_CONSTRAINT, is_tensor
+from ltsk.heads._device import DEVICE_CONSTRAINT
 from ltsk.heads._docstrings import fill_params
 from ltsk.heads._frozen import FrozenLogits
 from ltsk.heads._sgd import SGD_CONSTRAINTS, check_sgd_options, fit_lws_sgd
@@ -26,6 +25,7 @@ from ltsk.heads._solver import (
     balanced_weights,
     block_logits,
     block_rows,
+    dense_rows,
     encode_present,
     minimize_lbfgs,
     softmax_loss_grad,
@@ -84,14 +84,10 @@ START_SAMPLE_MIB = 2
 
 def _sample_rows(F, rows):
     """Rows ``rows`` of ``F`` (dense, memmap, sparse, dask or tensor) as an ndarray."""
-    block = F[rows]
+    block = dense_rows(F, rows)
     if is_dask_array(block):
         block = block.compute()
-    if is_tensor(block):
-        block = block.cpu().numpy()
-    if sparse.issparse(block):
-        block = block.toarray()
-    return np.asarray(block)
+    return np.asarray(_host(block))
 
 
 def start_scale(F, coef, intercept, weights, y, alpha):

@@ -24,6 +24,7 @@ from ltsk.heads._dask import is_dask_array
 from ltsk.heads._solver import (
     _column_scales,
     balanced_weights,
+    dense_rows,
     encode_present,
     original_units,
     weighted_mean,
@@ -88,12 +89,6 @@ def mean_cross_entropy_grad(logits, y):
     logits *= norm
     logits[y, columns] -= logits.dtype.type(1.0 / y.shape[0])
     return logits
-
-
-def _rows(F, index):
-    """Rows ``index`` of ``F`` as a dense array in the dtype of ``F``."""
-    block = F[index]
-    return block.toarray() if sparse.issparse(block) else np.asarray(block)
 
 
 def class_aware_batches(weights, batch_size, n_draws, rng):
@@ -282,7 +277,7 @@ def fit_multinomial_sgd(
     mu = weighted_mean(F, weights)
     scale = _column_scales(F, weights, mu, alpha)
     sample = next(class_aware_batches(weights, CURVATURE_ROWS, CURVATURE_ROWS, rng))
-    standardised = _rows(F, sample) - mu.astype(dtype)
+    standardised = dense_rows(F, sample) - mu.astype(dtype)
     standardised /= scale.astype(dtype)
     step = learning_rate / max(1.0, _top_eigenvalue(standardised, rng))
     del standardised
